@@ -1,0 +1,1 @@
+"""Pure domain code: no I/O, no clocks read implicitly, no environment."""

@@ -1,0 +1,251 @@
+"""The domain's values: what a run is made of.
+
+All models are pydantic so that they serialise to the JSON contract in DESIGN.md and parse
+back from Redis unchanged. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain.status import RunStatus, check_transition
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Actor(str, Enum):
+    HUMAN = "human"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Source(str, Enum):
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+    GITHUB = "github"
+    API = "api"
+    CLI = "cli"
+    SCHEDULE = "schedule"
+
+
+class Requirement(Model):
+    id: str
+    text: str
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    section: str = ""
+    # True when the id is the PRD's own (FR-001, US-1); False when derived from structure.
+    explicit_id: bool = False
+    confidential: bool = False
+
+
+class Prd(Model):
+    sha256: str
+    title: str
+    requirements: list[Requirement]
+    text: str = ""
+    format: str = "markdown"
+    # Sections of the PRD (heading -> body) that a planner may use as context.
+    sections: dict[str, str] = Field(default_factory=dict)
+    is_template: bool = False
+
+    def requirement(self, requirement_id: str) -> Requirement | None:
+        return next((r for r in self.requirements if r.id == requirement_id), None)
+
+
+class WorkItem(Model):
+    key: str
+    title: str
+    body: str
+    requirement_ids: list[str]
+    depends_on: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    estimate: str = "M"
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    rationale: str = ""
+
+
+class ArchitecturePack(Model):
+    overview: str = ""
+    components: list[dict[str, str]] = Field(default_factory=list)
+    data_flow: list[str] = Field(default_factory=list)
+    interfaces: list[str] = Field(default_factory=list)
+    risks: list[str] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+
+
+class Plan(Model):
+    summary: str
+    architecture: ArchitecturePack
+    items: list[WorkItem]
+
+    def content_hash(self) -> str:
+        """A stable hash of what would be published: approval is bound to it."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def item(self, key: str) -> WorkItem | None:
+        return next((i for i in self.items if i.key == key), None)
+
+
+class Finding(Model):
+    check: str
+    severity: Severity
+    message: str
+    item_key: str | None = None
+
+
+class VerificationReport(Model):
+    passed: bool
+    findings: list[Finding] = Field(default_factory=list)
+
+    @classmethod
+    def from_findings(cls, findings: list[Finding]) -> VerificationReport:
+        return cls(passed=not any(f.severity is Severity.ERROR for f in findings), findings=findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+
+class RequirementCheck(Model):
+    """One precondition of a run (a token, a scope, a tool). `fix` says exactly what to do."""
+
+    name: str
+    ok: bool
+    fix: str | None = None
+
+
+class Usage(Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+        )
+
+
+class Approval(Model):
+    user: str
+    decision: Literal["approve", "reject"] = "approve"
+    via: str = "slack"
+    plan_hash: str
+    at: datetime = Field(default_factory=utcnow)
+    reason: str = ""
+
+
+class SyncedIssue(Model):
+    key: str
+    number: int | None = None
+    url: str | None = None
+
+
+class SyncResult(Model):
+    target: str | None = None
+    dry_run: bool = True
+    issues: list[SyncedIssue] = Field(default_factory=list)
+    note: str = ""
+
+
+class Failure(Model):
+    """Why a run stopped: where it was, what broke, and the first lines that matter."""
+
+    step: str
+    message: str
+    diagnosis: str = ""
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Transition(Model):
+    status: RunStatus
+    at: datetime
+    actor: Actor = Actor.SYSTEM
+    reason: str = ""
+
+
+class Run(Model):
+    run_id: str
+    status: RunStatus = RunStatus.QUEUED
+    planner: str = "heuristic"
+    source: Source = Source.CLI
+    requester: str = ""
+    channel: str | None = None
+    thread_ts: str | None = None
+    repo: str | None = None
+    prd: Prd | None = None
+    plan: Plan | None = None
+    plan_hash: str | None = None
+    verification: VerificationReport | None = None
+    requirements: list[RequirementCheck] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    sync: SyncResult = Field(default_factory=SyncResult)
+    approvals: list[Approval] = Field(default_factory=list)
+    failure: Failure | None = None
+    retries: int = 0
+    isolation: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    history: list[Transition] = Field(default_factory=list)
+
+    def moved(self, target: RunStatus, *, at: datetime, actor: Actor = Actor.SYSTEM, reason: str = "") -> Run:
+        """A copy of this run in `target`, checked against the state machine."""
+        check_transition(self.status, target)
+        return self.model_copy(
+            update={
+                "status": target,
+                "updated_at": at,
+                "history": [*self.history, Transition(status=target, at=at, actor=actor, reason=reason)],
+            }
+        )
+
+    def entered_at(self, status: RunStatus) -> datetime | None:
+        return next((t.at for t in self.history if t.status is status), None)
+
+    def contract(self) -> dict[str, Any]:
+        """The run object of DESIGN.md's JSON contract (plus a few traceability fields)."""
+        empty_plan: dict[str, Any] = {"summary": "", "architecture": {}, "items": []}
+        prd = self.prd.model_dump(mode="json", include={"sha256", "title"}) if self.prd else None
+        if self.prd and prd is not None:
+            prd["requirements"] = [{"id": r.id, "text": r.text} for r in self.prd.requirements]
+        return {
+            "run_id": self.run_id,
+            "status": self.status.value,
+            "planner": self.planner,
+            "prd": prd or {"sha256": "", "title": "", "requirements": []},
+            "plan": self.plan.model_dump(mode="json") if self.plan else empty_plan,
+            "verification": (self.verification or VerificationReport(passed=False)).model_dump(mode="json"),
+            "requirements": [r.model_dump(mode="json") for r in self.requirements],
+            "usage": self.usage.model_dump(mode="json"),
+            "sync": self.sync.model_dump(mode="json", include={"target", "dry_run", "issues"}),
+            "plan_hash": self.plan_hash,
+            "source": self.source.value,
+            "requester": self.requester,
+            "repo": self.repo,
+            "approvals": [a.model_dump(mode="json") for a in self.approvals],
+            "failure": self.failure.model_dump(mode="json") if self.failure else None,
+            "retries": self.retries,
+            "isolation": self.isolation,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }

@@ -1,0 +1,1 @@
+"""PRD parsing and the planners (offline heuristic, OpenAI)."""

@@ -1,0 +1,39 @@
+"""What every planner offers the pipeline.
+
+The heuristic planner runs in-process; the OpenAI planner runs behind the sandbox broker. Both
+return a `PlanOutcome`, so the pipeline never knows which one it called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.domain.models import Finding, Plan, Prd, Usage
+
+
+@dataclass(frozen=True)
+class PlanningContext:
+    run_id: str
+    repo: str | None = None
+    # Extra data the planner may read (repo files, earlier findings); always treated as data.
+    repo_context: str = ""
+    max_items: int = 60
+
+
+@dataclass
+class PlanOutcome:
+    plan: Plan
+    usage: Usage = field(default_factory=Usage)
+    findings: list[Finding] = field(default_factory=list)
+    # Repair rounds the planner needed (each counts as a retry loop on the run).
+    retries: int = 0
+
+
+class Planner(Protocol):
+    @property
+    def name(self) -> str:
+        """'heuristic' or 'openai:<model>': shown in every output."""
+        ...
+
+    async def plan(self, prd: Prd, context: PlanningContext) -> PlanOutcome: ...
