@@ -37,3 +37,28 @@ class Planner(Protocol):
         ...
 
     async def plan(self, prd: Prd, context: PlanningContext) -> PlanOutcome: ...
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass
+class Completion:
+    """One LLM answer: raw text (JSON for structured calls) and its metered usage."""
+
+    content: str
+    usage: Usage
+    model: str
+    refusal: str | None = None
+
+
+class LlmClient(Protocol):
+    """The one way a planner reaches a model. In the sandbox it is a proxy to the parent's broker,
+    which meters the call against the cost caps before it is made."""
+
+    async def complete(
+        self, messages: list[ChatMessage], *, json_schema: dict[str, object] | None = None, max_tokens: int = 4096
+    ) -> Completion: ...

@@ -1,0 +1,1 @@
+"""Use cases: start a run, execute it, approve, reject, sync, digest."""

@@ -1,0 +1,26 @@
+"""Ports the services depend on. Adapters implement them; tests use small recording fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from bot.domain.models import RequirementCheck, Run, SyncResult
+
+# Called with (done, total) as issues are written, so a card can show progress on long syncs.
+SyncProgress = Callable[[int, int], Awaitable[None]]
+
+
+class Syncer(Protocol):
+    """Writes an approved run's backlog to its target (GitHub, or a dry run on disk)."""
+
+    @property
+    def target_kind(self) -> str: ...
+
+    async def check_requirements(self, run: Run) -> list[RequirementCheck]:
+        """Every precondition of syncing this run, each with the exact fix when missing."""
+        ...
+
+    async def sync(self, run: Run, progress: SyncProgress | None = None) -> SyncResult:
+        """Idempotent: calling it again after a crash creates nothing twice."""
+        ...
