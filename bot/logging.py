@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -14,7 +15,7 @@ import structlog
 _SECRET_KEYS = ("token", "secret", "password", "authorization", "api_key", "signature")
 
 
-def _drop_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _drop_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """A last line of defence: a value under a secret-sounding key is never written."""
     for key in list(event_dict):
         if any(marker in key.lower() for marker in _SECRET_KEYS):

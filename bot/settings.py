@@ -37,9 +37,7 @@ class Settings(BaseSettings):
     policy_dir: Path = Field(default=Path("policies"), validation_alias="PASS_POLICY_DIR")
     http_port: int = Field(default=3000, validation_alias="PASS_HTTP_PORT")
     webhook_secret: SecretStr | None = Field(default=None, validation_alias="PASS_WEBHOOK_SECRET")
-    github_webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias="PASS_GITHUB_WEBHOOK_SECRET"
-    )
+    github_webhook_secret: SecretStr | None = Field(default=None, validation_alias="PASS_GITHUB_WEBHOOK_SECRET")
     log_format: str = Field(default="auto", validation_alias="PASS_LOG_FORMAT")
     log_level: str = Field(default="info", validation_alias="PASS_LOG_LEVEL")
 

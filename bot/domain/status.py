@@ -37,7 +37,14 @@ class RunStatus(str, Enum):
 
 
 TERMINAL = frozenset(
-    {RunStatus.SYNCED, RunStatus.REJECTED, RunStatus.BLOCKED, RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.CANCELLED}
+    {
+        RunStatus.SYNCED,
+        RunStatus.REJECTED,
+        RunStatus.BLOCKED,
+        RunStatus.FAILED,
+        RunStatus.EXPIRED,
+        RunStatus.CANCELLED,
+    }
 )
 
 _S = RunStatus

@@ -60,5 +60,9 @@ class LlmClient(Protocol):
     which meters the call against the cost caps before it is made."""
 
     async def complete(
-        self, messages: list[ChatMessage], *, json_schema: dict[str, object] | None = None, max_tokens: int = 4096
+        self,
+        messages: list[ChatMessage],
+        *,
+        json_schema: dict[str, object] | None = None,
+        max_tokens: int = 4096,
     ) -> Completion: ...

@@ -61,15 +61,15 @@ class Section:
 def decode_prd(raw: bytes, *, max_bytes: int = DEFAULT_MAX_PRD_BYTES) -> str:
     """Bytes to text, refusing what cannot be a PRD. The message is shown to the user."""
     if len(raw) > max_bytes:
-        raise PrdRejected(
-            f"PRD is {len(raw):,} bytes; the limit is {max_bytes:,}. Split it or link the relevant part."
-        )
+        raise PrdRejected(f"PRD is {len(raw):,} bytes; the limit is {max_bytes:,}. Split it or link the relevant part.")
     if b"\x00" in raw[:8192]:
         raise PrdRejected("PRD looks binary (it contains NUL bytes); send markdown or plain text.")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PrdRejected(f"PRD is not UTF-8 text (bad byte at offset {exc.start}); send markdown or plain text.") from exc
+        raise PrdRejected(
+            f"PRD is not UTF-8 text (bad byte at offset {exc.start}); send markdown or plain text."
+        ) from exc
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > 16:
         raise PrdRejected("PRD looks binary (many control characters); send markdown or plain text.")
@@ -113,7 +113,10 @@ def _split_sections(text: str) -> list[Section]:
             while stack and stack[-1].level >= level:
                 stack.pop()
             section = Section(
-                number=len(sections), level=level, title=_clean(heading.group(2)), parents=[s.title for s in stack]
+                number=len(sections),
+                level=level,
+                title=_clean(heading.group(2)),
+                parents=[s.title for s in stack],
             )
             sections.append(section)
             stack.append(section)
@@ -171,9 +174,7 @@ def _looks_like_template(sections: list[Section]) -> bool:
     if placeholders and real_words <= max(10, placeholder_words // 10):
         return True
     # No placeholders but also no prose: only headings.
-    return real_words == 0 and sum(1 for s in sections if s.title) > 0 and not any(
-        _content_words(s) for s in sections
-    )
+    return real_words == 0 and sum(1 for s in sections if s.title) > 0 and not any(_content_words(s) for s in sections)
 
 
 # --- requirements -----------------------------------------------------------------------------
@@ -225,9 +226,11 @@ def _acceptance_from_lines(lines: list[str]) -> list[str]:
             continue
         item = _LIST_ITEM.match(line)
         text = _clean(item.group(2)) if item else _clean(stripped)
-        if _GWT.match(text) or re.search(r"\bgiven\b.*\bwhen\b.*\bthen\b", text, re.IGNORECASE):
-            criteria.append(text)
-        elif in_acceptance and item:
+        if (
+            _GWT.match(text)
+            or re.search(r"\bgiven\b.*\bwhen\b.*\bthen\b", text, re.IGNORECASE)
+            or (in_acceptance and item)
+        ):
             criteria.append(text)
         elif in_acceptance and not item:
             in_acceptance = False
@@ -287,7 +290,9 @@ def _explicit_requirements(sections: list[Section]) -> list[Requirement]:
         for line in section.lines:
             item = _LIST_ITEM.match(line)
             candidate = _clean(item.group(2) if item else line.strip())
-            match = re.match(r"^\**\s*((?:FR|NFR|US|REQ|SC|UR|SR|BR)-\d{1,4}[a-z]?)\s*\**\s*[:.)\-–—]\s*(.+)$", candidate)
+            match = re.match(
+                r"^\**\s*((?:FR|NFR|US|REQ|SC|UR|SR|BR)-\d{1,4}[a-z]?)\s*\**\s*[:.)\-–—]\s*(.+)$", candidate
+            )
             if match and match.group(1) not in found:
                 found[match.group(1)] = Requirement(
                     id=match.group(1),

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: Redis, GitHub, Slack, OpenAI, the filesystem."""

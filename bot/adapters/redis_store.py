@@ -1,0 +1,265 @@
+"""Runs, dedupe keys and the audit stream in Redis.
+
+Every state change is one optimistic transaction (WATCH/MULTI): the run is compared with the
+state the caller expects, written, and its audit event appended to the hash-chained stream in
+the same EXEC. Two workers racing on one run: exactly one wins, the other gets
+`TransitionConflict`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
+
+from bot.domain.audit import AuditEvent, chain_hash
+from bot.domain.models import Actor, Run, utcnow
+from bot.domain.status import RunStatus
+from bot.errors import RunNotFound, StoreUnavailable, TransitionConflict
+
+PREFIX = "pass"
+AUDIT_STREAM = f"{PREFIX}:audit"
+AUDIT_HEAD = f"{PREFIX}:audit:head"
+RUN_INDEX = f"{PREFIX}:runs"
+GENESIS = "0" * 64
+
+
+def run_key(run_id: str) -> str:
+    return f"{PREFIX}:run:{run_id}"
+
+
+def dedupe_key(key: str) -> str:
+    return f"{PREFIX}:dedupe:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+Mutation = Callable[[Run], Run]
+
+
+class RedisRunStore:
+    def __init__(self, client: aioredis.Redis, *, dedupe_ttl_s: int = 7 * 24 * 3600) -> None:
+        self._r = client
+        self._dedupe_ttl = dedupe_ttl_s
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._r
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._r.ping())  # type: ignore[misc]
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            return False
+
+    async def create(
+        self,
+        run: Run,
+        *,
+        actor: Actor,
+        actor_id: str,
+        dedupe: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> tuple[Run, bool]:
+        """Store a new run. With a dedupe key already used, return that run instead (created=False)."""
+        try:
+            if dedupe:
+                claimed = await self._r.set(dedupe_key(dedupe), run.run_id, nx=True, ex=self._dedupe_ttl)
+                if not claimed:
+                    existing_id = await self._r.get(dedupe_key(dedupe))
+                    if existing_id:
+                        existing = await self.find(existing_id)
+                        if existing is not None:
+                            return existing, False
+                    # The first claimant died before storing its run: take the key over.
+                    await self._r.set(dedupe_key(dedupe), run.run_id, ex=self._dedupe_ttl)
+            event = AuditEvent(
+                at=run.created_at,
+                run_id=run.run_id,
+                actor=actor,
+                actor_id=actor_id,
+                action="run.requested",
+                status=run.status.value,
+                detail={"source": run.source.value, "requester": run.requester, **(detail or {})},
+            )
+            await self._write(run, event, watch_key=None)
+            return run, True
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+    async def find(self, run_id: str) -> Run | None:
+        try:
+            raw = await self._r.get(run_key(run_id))
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+        return Run.model_validate_json(raw) if raw else None
+
+    async def get(self, run_id: str) -> Run:
+        run = await self.find(run_id)
+        if run is None:
+            raise RunNotFound(run_id)
+        return run
+
+    async def list_runs(self, *, limit: int = 50, since: datetime | None = None) -> list[Run]:
+        """Newest first."""
+        low = since.timestamp() if since else "-inf"
+        ids = await self._r.zrevrangebyscore(RUN_INDEX, "+inf", low, start=0, num=limit)
+        if not ids:
+            return []
+        raws = await self._r.mget([run_key(i) for i in ids])
+        return [Run.model_validate_json(raw) for raw in raws if raw]
+
+    async def transition(
+        self,
+        run_id: str,
+        expected: RunStatus | set[RunStatus],
+        target: RunStatus | Callable[[Run], RunStatus | None] | None,
+        *,
+        actor: Actor,
+        actor_id: str,
+        action: str,
+        mutate: Mutation | None = None,
+        reason: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> Run:
+        """Compare-and-set: only if the run is in `expected`, apply `mutate` and move to `target`.
+
+        `target=None` updates the run without changing its status (still checked and audited);
+        a callable target decides from the freshly read (and mutated) run, inside the transaction.
+        """
+        allowed = {expected} if isinstance(expected, RunStatus) else set(expected)
+        key = run_key(run_id)
+        try:
+            async with self._r.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(key, AUDIT_HEAD)
+                        raw = await pipe.get(key)
+                        if raw is None:
+                            raise RunNotFound(run_id)
+                        run = Run.model_validate_json(raw)
+                        if run.status not in allowed:
+                            raise TransitionConflict(
+                                run_id, "|".join(sorted(s.value for s in allowed)), run.status.value
+                            )
+                        now = utcnow()
+                        updated = mutate(run) if mutate else run
+                        goal = target(updated) if callable(target) else target
+                        if goal is not None:
+                            updated = updated.moved(goal, at=now, actor=actor, reason=reason)
+                        else:
+                            updated = updated.model_copy(update={"updated_at": now})
+                        event = AuditEvent(
+                            at=now,
+                            run_id=run_id,
+                            actor=actor,
+                            actor_id=actor_id,
+                            action=action,
+                            status=updated.status.value,
+                            reason=reason,
+                            detail=detail or {},
+                        )
+                        head = await pipe.get(AUDIT_HEAD) or GENESIS
+                        sealed = event.sealed(prev_hash=head)
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.set(key, updated.model_dump_json())
+                        pipe.xadd(AUDIT_STREAM, {"event": sealed.model_dump_json()})
+                        pipe.set(AUDIT_HEAD, sealed.hash)
+                        await pipe.execute()
+                        return updated
+                    except WatchError:
+                        continue
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+    async def record(
+        self,
+        run_id: str | None,
+        *,
+        actor: Actor,
+        actor_id: str,
+        action: str,
+        detail: dict[str, Any] | None = None,
+        reason: str = "",
+    ) -> AuditEvent:
+        """An audit event that changes no run (an LLM call, a blocked command, a refused click)."""
+        event = AuditEvent(
+            at=utcnow(),
+            run_id=run_id,
+            actor=actor,
+            actor_id=actor_id,
+            action=action,
+            reason=reason,
+            detail=detail or {},
+        )
+        try:
+            async with self._r.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(AUDIT_HEAD)
+                        head = await pipe.get(AUDIT_HEAD) or GENESIS
+                        sealed = event.sealed(prev_hash=head)
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.xadd(AUDIT_STREAM, {"event": sealed.model_dump_json()})
+                        pipe.set(AUDIT_HEAD, sealed.hash)
+                        await pipe.execute()
+                        return sealed
+                    except WatchError:
+                        continue
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+    async def audit_events(self, *, run_id: str | None = None) -> list[tuple[str, AuditEvent]]:
+        """Every audit event in order, with its stream id (optionally only one run's)."""
+        out: list[tuple[str, AuditEvent]] = []
+        last = "-"
+        while True:
+            batch = await self._r.xrange(AUDIT_STREAM, min=last, max="+", count=1000)
+            if last != "-" and batch and batch[0][0] == last:
+                batch = batch[1:]
+            if not batch:
+                return out
+            for stream_id, fields in batch:
+                event = AuditEvent.model_validate_json(fields["event"])
+                if run_id is None or event.run_id == run_id:
+                    out.append((stream_id, event))
+            last = batch[-1][0]
+
+    async def _write(self, run: Run, event: AuditEvent, *, watch_key: str | None) -> None:
+        key = run_key(run.run_id)
+        async with self._r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(AUDIT_HEAD)
+                    head = await pipe.get(AUDIT_HEAD) or GENESIS
+                    sealed = event.sealed(prev_hash=head)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, run.model_dump_json())
+                    pipe.zadd(RUN_INDEX, {run.run_id: run.created_at.timestamp()})
+                    pipe.xadd(AUDIT_STREAM, {"event": sealed.model_dump_json()})
+                    pipe.set(AUDIT_HEAD, sealed.hash)
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue
+
+
+def verify_chain(events: list[tuple[str, AuditEvent]]) -> tuple[bool, str | None, str]:
+    """(whole, first broken stream id, why). Pure: recomputes every link from the start."""
+    prev = GENESIS
+    for stream_id, event in events:
+        if event.prev_hash != prev:
+            return False, stream_id, "its prev_hash does not match the hash of the event before it"
+        if chain_hash(event) != event.hash:
+            return False, stream_id, "its content does not match its hash (edited after it was written)"
+        prev = event.hash
+    return True, None, "ok"
+
+
+def dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)

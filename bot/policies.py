@@ -1,0 +1,135 @@
+"""Policies: `policies/*.yml` loaded into typed objects, and the pure decisions made from them.
+
+A missing file means the shipped defaults (the same values as the files in `policies/`). An
+invalid file stops start-up with a `ConfigError` naming the file, the line and the reason.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.domain.models import Run
+from bot.errors import ConfigError
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApprovalRule(_Policy):
+    # Slack user ids (U…) allowed to approve; "*" means any member of the workspace.
+    allow_users: list[str] = Field(default_factory=lambda: ["*"])
+    # Slack user group ids (S…) whose members may approve.
+    allow_groups: list[str] = Field(default_factory=list)
+    allow_requester: bool = False
+    min_approvals: int = Field(default=1, ge=1, le=10)
+    # Backlogs at least this large need `large_backlog_min_approvals`.
+    large_backlog_items: int = Field(default=25, ge=1)
+    large_backlog_min_approvals: int = Field(default=1, ge=1, le=10)
+    # A plan left unapproved longer than this expires.
+    approval_window_hours: float = Field(default=72, gt=0)
+
+
+class ApprovalPolicy(_Policy):
+    default: ApprovalRule = Field(default_factory=ApprovalRule)
+    # Overrides by Slack channel id, and by repository (`owner/name`, globs allowed).
+    channels: dict[str, ApprovalRule] = Field(default_factory=dict)
+    repos: dict[str, ApprovalRule] = Field(default_factory=dict)
+
+    def rule_for(self, run: Run) -> ApprovalRule:
+        if run.repo:
+            for pattern, rule in self.repos.items():
+                if fnmatch.fnmatch(run.repo, pattern):
+                    return rule
+        if run.channel and run.channel in self.channels:
+            return self.channels[run.channel]
+        return self.default
+
+
+class Limits(_Policy):
+    max_prd_bytes: int = Field(default=200_000, ge=1_000)
+    max_items_per_run: int = Field(default=60, ge=1)
+    # A workspace may not have more than this many runs planning at once.
+    max_concurrent_runs_per_workspace: int = Field(default=10, ge=1)
+
+
+class Policies(_Policy):
+    approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    limits: Limits = Field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+def may_approve(rule: ApprovalRule, run: Run, user: str, user_groups: frozenset[str] = frozenset()) -> Decision:
+    """May `user` approve `run` under `rule`? Pure; the reason is shown to the person."""
+    if user == run.requester and not rule.allow_requester:
+        return Decision(False, "You requested this run, and the policy needs someone else to approve it.")
+    if "*" in rule.allow_users or user in rule.allow_users:
+        return Decision(True, "allowed by the approval policy")
+    if user_groups & set(rule.allow_groups):
+        return Decision(True, "allowed as a member of an approver group")
+    return Decision(False, "You are not on this channel's or repo's approver list (policies/approvals.yml).")
+
+
+def approvals_needed(rule: ApprovalRule, run: Run) -> int:
+    items = len(run.plan.items) if run.plan else 0
+    needed = rule.min_approvals
+    if items >= rule.large_backlog_items:
+        needed = max(needed, rule.large_backlog_min_approvals)
+    return needed
+
+
+def approval_deadline(rule: ApprovalRule, staged_at: datetime) -> datetime:
+    return staged_at + timedelta(hours=rule.approval_window_hours)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _load_file(path: Path, model: type[M]) -> M:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from exc
+    try:
+        data: Any = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark is not None else "unknown line"
+        raise ConfigError(f"{path}: {line}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: line 1: expected a mapping at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        line_no = _line_of(text, str(first["loc"][0])) if first["loc"] else 1
+        raise ConfigError(f"{path}: line {line_no}: {where}: {first['msg']}") from exc
+
+
+def _line_of(text: str, key: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith(f"{key}:"):
+            return number
+    return 1
+
+
+def load_policies(policy_dir: Path) -> Policies:
+    approvals_file = policy_dir / "approvals.yml"
+    limits_file = policy_dir / "limits.yml"
+    return Policies(
+        approvals=_load_file(approvals_file, ApprovalPolicy) if approvals_file.exists() else ApprovalPolicy(),
+        limits=_load_file(limits_file, Limits) if limits_file.exists() else Limits(),
+    )

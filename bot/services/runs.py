@@ -1,0 +1,460 @@
+"""The run pipeline: submit, execute (check → plan → verify → stage), approve, reject, sync.
+
+Every step is a compare-and-set on the store, so a Slack retry, a double click or two workers
+never move one run twice. A *failure the user can fix* (template PRD, missing token, cost cap)
+ends the run as `blocked` with the fix; an unexpected error ends it as `failed` with a diagnosis.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.adapters.redis_store import RedisRunStore
+from bot.domain.diagnosis import diagnose
+from bot.domain.models import (
+    Actor,
+    Approval,
+    Failure,
+    Finding,
+    Prd,
+    RequirementCheck,
+    Run,
+    Severity,
+    Source,
+    SyncResult,
+    VerificationReport,
+    utcnow,
+)
+from bot.domain.status import RunStatus
+from bot.domain.verification import check_prd_content, verify_backlog
+from bot.errors import PassError, TransitionConflict
+from bot.planner.port import Planner, PlanningContext, PlanOutcome
+from bot.planner.prd import parse_prd
+from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
+from bot.services.ports import Syncer, SyncProgress
+
+RunListener = Callable[[Run], Awaitable[None]]
+
+
+class BlockedByRequirement(PassError):
+    """Raised by a planner or syncer when a precondition the user can fix is missing (e.g. a cost
+    cap). The run ends `blocked` with these requirement checks; it is not an error."""
+
+    def __init__(self, checks: list[RequirementCheck], message: str) -> None:
+        super().__init__(message)
+        self.checks = checks
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    accepted: bool
+    run: Run
+    message: str
+    # True when this click completed the approvals: the caller starts the sync (once).
+    now_approved: bool = False
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class RunService:
+    def __init__(
+        self,
+        store: RedisRunStore,
+        planner: Planner,
+        syncer: Syncer,
+        policies: Policies,
+        *,
+        listeners: list[RunListener] | None = None,
+    ) -> None:
+        self.store = store
+        self.planner = planner
+        self.syncer = syncer
+        self.policies = policies
+        self._listeners = listeners or []
+
+    def add_listener(self, listener: RunListener) -> None:
+        self._listeners.append(listener)
+
+    async def _changed(self, run: Run) -> None:
+        for listener in self._listeners:
+            await listener(run)
+
+    # --- intake ------------------------------------------------------------------------------
+
+    def parse(self, raw: bytes | str) -> Prd:
+        """Parse a PRD or raise `PrdRejected` with a message for the person who sent it."""
+        return parse_prd(raw, max_bytes=self.policies.limits.max_prd_bytes)
+
+    async def submit(
+        self,
+        raw: bytes | str,
+        *,
+        source: Source,
+        requester: str,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        repo: str | None = None,
+        dedupe: str | None = None,
+    ) -> tuple[Run, bool]:
+        """Create a queued run. A repeated dedupe key returns the first run (created=False)."""
+        prd = self.parse(raw)
+        run = Run(
+            run_id=new_run_id(),
+            planner=self.planner.name,
+            source=source,
+            requester=requester,
+            channel=channel,
+            thread_ts=thread_ts,
+            repo=repo,
+            prd=prd,
+            sync=self._sync_target(repo),
+        )
+        run, created = await self.store.create(
+            run,
+            actor=Actor.HUMAN if source in {Source.SLACK, Source.CLI} else Actor.SYSTEM,
+            actor_id=requester,
+            dedupe=dedupe,
+            detail={"prd_sha256": prd.sha256, "repo": repo, "channel": channel},
+        )
+        if created:
+            await self._changed(run)
+        return run, created
+
+    def _sync_target(self, repo: str | None) -> SyncResult:
+        return SyncResult(target=repo, dry_run=self.syncer.target_kind == "dry-run")
+
+    # --- execution ---------------------------------------------------------------------------
+
+    async def execute(self, run_id: str) -> Run:
+        """Drive a queued run to `awaiting_approval`, `blocked` or `failed`."""
+        run = await self._move(run_id, RunStatus.QUEUED, RunStatus.CHECKING, "requirements.checking")
+        try:
+            run = await self._check(run)
+            if run.status is RunStatus.BLOCKED:
+                return run
+            run = await self._plan(run)
+            if run.status is not RunStatus.PLANNING:
+                return run
+            return await self._verify(run)
+        except BlockedByRequirement as blocked:
+            return await self._block(run.run_id, blocked.checks, str(blocked))
+        except PassError as exc:
+            if isinstance(exc, TransitionConflict):
+                raise
+            return await self._fail(run.run_id, exc)
+        except Exception as exc:  # noqa: BLE001 - any error becomes a visible, diagnosed failure
+            return await self._fail(run.run_id, exc)
+
+    async def _check(self, run: Run) -> Run:
+        assert run.prd is not None
+        prd_findings = check_prd_content(run.prd)
+        checks = [
+            RequirementCheck(
+                name="prd_has_content",
+                ok=not prd_findings,
+                fix=None if not prd_findings else prd_findings[0].message,
+            ),
+            *(await self.syncer.check_requirements(run)),
+        ]
+        if not all(c.ok for c in checks):
+            return await self._block(run.run_id, checks, "A requirement is missing.", findings=prd_findings)
+        return await self.store.transition(
+            run.run_id,
+            RunStatus.CHECKING,
+            RunStatus.PLANNING,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="requirements.checked",
+            mutate=lambda r: r.model_copy(update={"requirements": checks}),
+            detail={"checks": [c.model_dump() for c in checks]},
+        )
+
+    async def _plan(self, run: Run) -> Run:
+        assert run.prd is not None
+        await self._changed(run)
+        context = PlanningContext(run_id=run.run_id, repo=run.repo, max_items=self.policies.limits.max_items_per_run)
+        outcome: PlanOutcome = await self.planner.plan(run.prd, context)
+        plan = outcome.plan
+
+        def with_plan(r: Run) -> Run:
+            return r.model_copy(
+                update={
+                    "plan": plan,
+                    "usage": r.usage + outcome.usage,
+                    "retries": r.retries + outcome.retries,
+                    "verification": VerificationReport(passed=False, findings=list(outcome.findings)),
+                }
+            )
+
+        return await self.store.transition(
+            run.run_id,
+            RunStatus.PLANNING,
+            RunStatus.VERIFYING,
+            actor=Actor.AGENT,
+            actor_id=self.planner.name,
+            action="plan.proposed",
+            mutate=with_plan,
+            detail={
+                "items": len(plan.items),
+                "prompt_tokens": outcome.usage.prompt_tokens,
+                "completion_tokens": outcome.usage.completion_tokens,
+                "cost_usd": outcome.usage.cost_usd,
+                "retries": outcome.retries,
+            },
+        )
+
+    async def _verify(self, run: Run) -> Run:
+        assert run.prd is not None and run.plan is not None
+        await self._changed(run)
+        report = verify_backlog(run.prd, run.plan, max_items=self.policies.limits.max_items_per_run)
+        earlier = run.verification.findings if run.verification else []
+        findings: list[Finding] = [*earlier, *report.findings]
+        if run.planner == "heuristic":
+            findings.append(
+                Finding(
+                    check="planner",
+                    severity=Severity.INFO,
+                    message="Planned offline by the heuristic planner (no LLM). Set OPENAI_API_KEY for an LLM plan.",
+                )
+            )
+        final = VerificationReport.from_findings(findings)
+        plan_hash = run.plan.content_hash()
+        target = RunStatus.AWAITING_APPROVAL if final.passed else RunStatus.BLOCKED
+        run = await self.store.transition(
+            run.run_id,
+            RunStatus.VERIFYING,
+            target,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="plan.staged" if final.passed else "verification.failed",
+            mutate=lambda r: r.model_copy(update={"verification": final, "plan_hash": plan_hash}),
+            reason="" if final.passed else f"verification failed: {len(final.errors)} error(s)",
+            detail={"plan_hash": plan_hash, "passed": final.passed, "errors": len(final.errors)},
+        )
+        await self._changed(run)
+        return run
+
+    async def _block(
+        self, run_id: str, checks: list[RequirementCheck], reason: str, findings: list[Finding] | None = None
+    ) -> Run:
+        def blocked(r: Run) -> Run:
+            report = r.verification or VerificationReport(passed=False)
+            merged = [*report.findings, *(findings or [])]
+            known = {c.name for c in checks}
+            return r.model_copy(
+                update={
+                    "requirements": [*[c for c in r.requirements if c.name not in known], *checks],
+                    "verification": VerificationReport(passed=False, findings=merged),
+                }
+            )
+
+        run = await self.store.transition(
+            run_id,
+            {RunStatus.CHECKING, RunStatus.PLANNING, RunStatus.VERIFYING, RunStatus.SYNCING},
+            RunStatus.BLOCKED,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="run.blocked",
+            mutate=blocked,
+            reason=reason,
+            detail={"missing": [c.name for c in checks if not c.ok]},
+        )
+        await self._changed(run)
+        return run
+
+    async def _fail(self, run_id: str, exc: BaseException) -> Run:
+        current = await self.store.get(run_id)
+        failure = diagnose(current.status.value, exc)
+        return await self.fail(run_id, failure)
+
+    async def fail(self, run_id: str, failure: Failure) -> Run:
+        """End a run that is in progress as `failed`, with its diagnosis (also used by recovery)."""
+        current = await self.store.get(run_id)
+        run = await self.store.transition(
+            run_id,
+            current.status,
+            RunStatus.FAILED,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="run.failed",
+            mutate=lambda r: r.model_copy(update={"failure": failure}),
+            reason=failure.message,
+            detail={"step": failure.step, "diagnosis": failure.diagnosis},
+        )
+        await self._changed(run)
+        return run
+
+    async def _move(self, run_id: str, expected: RunStatus, target: RunStatus, action: str) -> Run:
+        return await self.store.transition(run_id, expected, target, actor=Actor.SYSTEM, actor_id="pass", action=action)
+
+    # --- the stop-line -------------------------------------------------------------------------
+
+    async def approve(
+        self,
+        run_id: str,
+        *,
+        user: str,
+        via: str,
+        plan_hash: str | None,
+        user_groups: frozenset[str] = frozenset(),
+        operator: bool = False,
+    ) -> ApprovalOutcome:
+        """Record one approval. `operator=True` is the CLI operator of a CLI run (the policy's
+        "approved at the terminal" rule). Refusals are values with a reason, never exceptions."""
+        run = await self.store.get(run_id)
+        refusal = self._refusal(run, user, plan_hash, user_groups, operator)
+        if refusal is not None:
+            await self.store.record(run_id, actor=Actor.HUMAN, actor_id=user, action="approval.refused", reason=refusal)
+            return ApprovalOutcome(False, run, refusal)
+        rule = self.policies.approvals.rule_for(run)
+        needed = 1 if operator else approvals_needed(rule, run)
+        approval = Approval(user=user, via=via, plan_hash=run.plan_hash or "")
+
+        def add(r: Run) -> Run:
+            if any(a.user == user and a.decision == "approve" for a in r.approvals):
+                return r
+            return r.model_copy(update={"approvals": [*r.approvals, approval]})
+
+        def decide(r: Run) -> RunStatus | None:
+            count = len({a.user for a in r.approvals if a.decision == "approve"})
+            return RunStatus.APPROVED if count >= needed else None
+
+        try:
+            updated = await self.store.transition(
+                run_id,
+                RunStatus.AWAITING_APPROVAL,
+                decide,
+                actor=Actor.HUMAN,
+                actor_id=user,
+                action="approval.recorded",
+                mutate=add,
+                detail={"via": via, "plan_hash": run.plan_hash, "needed": needed},
+            )
+        except TransitionConflict as conflict:
+            latest = await self.store.get(run_id)
+            return ApprovalOutcome(False, latest, f"This run is already {conflict.actual.replace('_', ' ')}.")
+        await self._changed(updated)
+        if updated.status is RunStatus.APPROVED:
+            return ApprovalOutcome(True, updated, f"Approved by {user}.", now_approved=True)
+        have = len({a.user for a in updated.approvals})
+        return ApprovalOutcome(True, updated, f"Approval recorded ({have} of {needed}).")
+
+    def _refusal(
+        self, run: Run, user: str, plan_hash: str | None, groups: frozenset[str], operator: bool
+    ) -> str | None:
+        if run.status is not RunStatus.AWAITING_APPROVAL:
+            return f"This run is {run.status.value.replace('_', ' ')}; there is nothing to approve."
+        if plan_hash is not None and plan_hash != run.plan_hash:
+            return "This button belongs to an older version of the plan; approve the current card instead."
+        rule = self.policies.approvals.rule_for(run)
+        staged_at = run.entered_at(RunStatus.AWAITING_APPROVAL) or run.updated_at
+        if utcnow() > approval_deadline(rule, staged_at):
+            return "This plan's approval window has passed; start a new run."
+        if operator:
+            if run.source is not Source.CLI:
+                return "Only runs started from the CLI are approved at the terminal."
+            return None
+        if any(a.user == user for a in run.approvals):
+            return "You have already approved this run."
+        decision = may_approve(rule, run, user, groups)
+        return None if decision.allowed else decision.reason
+
+    async def reject(self, run_id: str, *, user: str, reason: str = "", via: str = "slack") -> ApprovalOutcome:
+        run = await self.store.get(run_id)
+        rule = self.policies.approvals.rule_for(run)
+        decision = may_approve(rule.model_copy(update={"allow_requester": True}), run, user)
+        if not decision.allowed:
+            return ApprovalOutcome(False, run, decision.reason)
+        rejection = Approval(user=user, decision="reject", via=via, plan_hash=run.plan_hash or "", reason=reason)
+        try:
+            updated = await self.store.transition(
+                run_id,
+                RunStatus.AWAITING_APPROVAL,
+                RunStatus.REJECTED,
+                actor=Actor.HUMAN,
+                actor_id=user,
+                action="run.rejected",
+                mutate=lambda r: r.model_copy(update={"approvals": [*r.approvals, rejection]}),
+                reason=reason,
+            )
+        except TransitionConflict as conflict:
+            latest = await self.store.get(run_id)
+            return ApprovalOutcome(False, latest, f"This run is already {conflict.actual.replace('_', ' ')}.")
+        await self._changed(updated)
+        return ApprovalOutcome(True, updated, f"Rejected by {user}.")
+
+    async def expire_if_due(self, run_id: str) -> Run:
+        run = await self.store.get(run_id)
+        rule = self.policies.approvals.rule_for(run)
+        staged_at = run.entered_at(RunStatus.AWAITING_APPROVAL) or run.updated_at
+        if run.status is RunStatus.AWAITING_APPROVAL and utcnow() > approval_deadline(rule, staged_at):
+            run = await self.store.transition(
+                run_id,
+                RunStatus.AWAITING_APPROVAL,
+                RunStatus.EXPIRED,
+                actor=Actor.SYSTEM,
+                actor_id="pass",
+                action="run.expired",
+                reason="approval window passed",
+            )
+            await self._changed(run)
+        return run
+
+    # --- sync ----------------------------------------------------------------------------------
+
+    async def sync(self, run_id: str, progress: SyncProgress | None = None, *, resume: bool = False) -> Run:
+        """Write the approved backlog. Exactly one caller gets past approved → syncing; with
+        `resume=True` a run left in `syncing` by a dead worker is continued (the syncer is idempotent)."""
+        expected = {RunStatus.APPROVED, RunStatus.SYNCING} if resume else {RunStatus.APPROVED}
+        run = await self.store.transition(
+            run_id,
+            expected,
+            lambda r: None if r.status is RunStatus.SYNCING else RunStatus.SYNCING,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="sync.started" if not resume else "sync.resumed",
+        )
+        await self._changed(run)
+        try:
+            missing = [c for c in await self.syncer.check_requirements(run) if not c.ok]
+            if missing:
+                return await self._block(run_id, missing, "A sync requirement is missing.")
+            result = await self.syncer.sync(run, progress)
+        except BlockedByRequirement as blocked:
+            return await self._block(run_id, blocked.checks, str(blocked))
+        except Exception as exc:  # noqa: BLE001 - any error becomes a visible, diagnosed failure
+            return await self._fail(run_id, exc)
+        run = await self.store.transition(
+            run_id,
+            RunStatus.SYNCING,
+            RunStatus.SYNCED,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="sync.finished",
+            mutate=lambda r: r.model_copy(update={"sync": result}),
+            detail={
+                "dry_run": result.dry_run,
+                "issues": [i.number for i in result.issues],
+                "target": result.target,
+            },
+        )
+        await self._changed(run)
+        return run
+
+    async def retry_sync(self, run_id: str, *, user: str) -> Run:
+        """A failed sync goes back to approved (its approvals stand) and resumes without duplicates."""
+        run = await self.store.get(run_id)
+        if run.status is RunStatus.FAILED and run.approvals and run.failure and run.failure.step == "syncing":
+            await self.store.transition(
+                run_id,
+                RunStatus.FAILED,
+                RunStatus.APPROVED,
+                actor=Actor.HUMAN,
+                actor_id=user,
+                action="sync.retry",
+            )
+        return await self.sync(run_id)
