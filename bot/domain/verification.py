@@ -17,6 +17,7 @@ MAX_TITLE = 256
 MAX_BODY = 65_536
 MAX_LABEL = 50
 NEAR_DUPLICATE_SIMILARITY = 0.8
+MIN_PRD_WORDS = 8
 
 
 def _err(check: str, message: str, item_key: str | None = None) -> Finding:
@@ -34,6 +35,14 @@ def check_prd_content(prd: Prd) -> list[Finding]:
                 "prd_content",
                 "The PRD is only a template: its sections hold placeholders in [brackets] and no content. "
                 "Replace the placeholders with your product's requirements and run again.",
+            )
+        ]
+    words = len(re.findall(r"[A-Za-z]{2,}", prd.text))
+    if prd.text and words < MIN_PRD_WORDS:
+        return [
+            _err(
+                "prd_content",
+                f"The PRD has {words} word(s): too little to plan from. Describe the features or user stories.",
             )
         ]
     if not prd.requirements:
@@ -206,9 +215,12 @@ def check_secrets(plan: Plan) -> list[Finding]:
     return findings
 
 
+_STOPWORDS = frozenset({"the", "and", "for", "with", "from", "into", "that", "this", "are", "its", "our", "all"})
+
+
 def _tokens(text: str) -> set[str]:
     text = re.sub(r"\((?:[A-Z]+-\d+|R[\d.]+)\)", "", text)
-    return set(re.findall(r"[a-z0-9]{3,}", text.lower()))
+    return set(re.findall(r"[a-z0-9]{3,}", text.lower())) - _STOPWORDS
 
 
 def check_near_duplicates(plan: Plan) -> list[Finding]:

@@ -137,8 +137,6 @@ class RunService:
             if run.status is RunStatus.BLOCKED:
                 return run
             run = await self._plan(run)
-            if run.status is not RunStatus.PLANNING:
-                return run
             return await self._verify(run)
         except BlockedByRequirement as blocked:
             return await self._block(run.run_id, blocked.checks, str(blocked))

@@ -1,0 +1,93 @@
+"""Times `passbot plan` on the largest real PRD: the pipeline in-process and the whole command.
+
+Targets (issue 2): under 1 s of pipeline time, under 3 s as a command. Prints its figures.
+Run: python bench/plan_pipeline.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.adapters.redis_server import connect  # noqa: E402
+from bot.adapters.redis_store import RedisRunStore  # noqa: E402
+from bot.domain.models import Source  # noqa: E402
+from bot.domain.verification import verify_backlog  # noqa: E402
+from bot.planner.heuristic import HeuristicPlanner, plan_heuristically  # noqa: E402
+from bot.planner.prd import parse_prd  # noqa: E402
+from bot.policies import Policies  # noqa: E402
+from bot.services.dry_run import DryRunSyncer  # noqa: E402
+from bot.services.runs import RunService  # noqa: E402
+
+PRDS = sorted((ROOT / "tests" / "fixtures" / "prd").glob("0*.md"), key=lambda p: p.stat().st_size)
+LARGEST = PRDS[-1]
+
+
+def pure_pipeline(raw: bytes) -> None:
+    prd = parse_prd(raw)
+    verify_backlog(prd, plan_heuristically(prd))
+
+
+async def full_pipeline(raw: bytes, data_dir: Path, rounds: int) -> list[float]:
+    handle = connect(None, data_dir)
+    store = RedisRunStore(handle.client)
+    runs = RunService(store, HeuristicPlanner(), DryRunSyncer(data_dir / "runs", reason="bench"), Policies())
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        run, _ = await runs.submit(raw, source=Source.CLI, requester="bench")
+        run = await runs.execute(run.run_id)
+        await runs.approve(run.run_id, user="bench", via="bench", plan_hash=run.plan_hash, operator=True)
+        await runs.sync(run.run_id)
+        times.append(time.perf_counter() - start)
+    await handle.close()
+    return times
+
+
+def _fmt(times: list[float]) -> str:
+    return f"median {statistics.median(times) * 1000:7.1f} ms  max {max(times) * 1000:7.1f} ms"
+
+
+def main() -> None:
+    raw = LARGEST.read_bytes()
+    print(f"largest PRD: {LARGEST.name} ({len(raw):,} bytes)")
+    rounds = 20
+    pure = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        pure_pipeline(raw)
+        pure.append(time.perf_counter() - start)
+    print(f"parse+plan+verify (pure)       {_fmt(pure)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        full = asyncio.run(full_pipeline(raw, Path(tmp), rounds))
+    print(f"full pipeline on Redis (+sync) {_fmt(full)}   target < 1000 ms")
+    command = []
+    for _ in range(5):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "PASS_DATA_DIR": tmp, "PYTHONPATH": str(ROOT)}
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "bot", "plan", str(LARGEST), "--yes", "--json"],
+                env=env,
+                check=True,
+                capture_output=True,
+                cwd=ROOT,
+            )
+            command.append(time.perf_counter() - start)
+    print(
+        f"`passbot plan --yes --json`     median {statistics.median(command) * 1000:7.1f} ms  max "
+        f"{max(command) * 1000:7.1f} ms   target < 3000 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

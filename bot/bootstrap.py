@@ -1,0 +1,55 @@
+"""Wiring: adapters into services, from one `Settings`. Tests wire their own fakes instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.adapters.redis_server import RedisHandle, connect
+from bot.adapters.redis_store import RedisRunStore
+from bot.planner.heuristic import HeuristicPlanner
+from bot.planner.port import Planner
+from bot.policies import Policies, load_policies
+from bot.services.dry_run import DryRunSyncer
+from bot.services.ports import Syncer
+from bot.services.runs import RunService
+from bot.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    policies: Policies
+    redis: RedisHandle
+    store: RedisRunStore
+    planner: Planner
+    syncer: Syncer
+    runs: RunService
+
+    async def close(self) -> None:
+        await self.redis.close()
+
+
+def build_planner(settings: Settings) -> Planner:
+    return HeuristicPlanner()
+
+
+def build_syncer(settings: Settings, *, dry_run: bool = False) -> Syncer:
+    reason = "--dry-run" if dry_run else "GITHUB_TOKEN is not set"
+    return DryRunSyncer(settings.runs_dir, reason=reason)
+
+
+def build(settings: Settings, *, dry_run: bool = False) -> Container:
+    policies = load_policies(settings.policy_dir)
+    redis = connect(settings.redis_url, settings.data_dir)
+    store = RedisRunStore(redis.client)
+    planner = build_planner(settings)
+    syncer = build_syncer(settings, dry_run=dry_run)
+    return Container(
+        settings=settings,
+        policies=policies,
+        redis=redis,
+        store=store,
+        planner=planner,
+        syncer=syncer,
+        runs=RunService(store, planner, syncer, policies),
+    )

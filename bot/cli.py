@@ -1,0 +1,244 @@
+"""The `passbot` command.
+
+Exit codes (DESIGN.md): 0 staged or synced, 2 bad input (one line on stderr), 3 blocked or
+verification failed, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.bootstrap import Container, build
+from bot.console import render_run
+from bot.domain.models import Run, Source
+from bot.domain.status import RunStatus
+from bot.errors import BadInput, ConfigError, PassError, RunNotFound, StoreUnavailable
+from bot.logging import configure_logging
+from bot.settings import Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 1, 2, 3
+
+
+def _exit_code(run: Run) -> int:
+    if run.status in {RunStatus.AWAITING_APPROVAL, RunStatus.APPROVED, RunStatus.SYNCED, RunStatus.REJECTED}:
+        return EXIT_OK
+    if run.status is RunStatus.BLOCKED:
+        return EXIT_BLOCKED
+    return EXIT_ERROR
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _read_prd(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _ask_approval(run: Run, target: str) -> bool:
+    """The stop-line at the terminal. Prompt on stderr so `--json` keeps stdout clean."""
+    items = len(run.plan.items) if run.plan else 0
+    try:
+        with open("/dev/tty", "r+", encoding="utf-8") as tty:
+            tty.write(f"\nApprove run {run.run_id} and create {items} issue(s) in {target}? [y/N] ")
+            tty.flush()
+            return tty.readline().strip().lower() in {"y", "yes"}
+    except OSError:
+        return False
+
+
+async def cmd_plan(c: Container, args: argparse.Namespace) -> int:
+    raw = _read_prd(args.file)
+    repo = args.repo or c.settings.github_repo
+    run, _ = await c.runs.submit(raw, source=Source.CLI, requester=f"cli:{getpass.getuser()}", repo=repo)
+    run = await c.runs.execute(run.run_id)
+    if run.status is RunStatus.AWAITING_APPROVAL:
+        target = "a dry run (nothing is written to GitHub)" if c.syncer.target_kind == "dry-run" else str(repo)
+        if not args.json:
+            print(render_run(run))
+        approved = args.yes or (sys.stdin.isatty() and _ask_approval(run, target))
+        if approved:
+            outcome = await c.runs.approve(
+                run.run_id,
+                user=f"cli:{getpass.getuser()}",
+                via="cli --yes" if args.yes else "cli prompt",
+                plan_hash=run.plan_hash,
+                operator=True,
+            )
+            if not outcome.accepted:
+                _say(outcome.message)
+                return EXIT_ERROR
+            run = await c.runs.sync(run.run_id)
+            if not args.json:
+                print()
+                print(render_run(run).split("\n\n")[-1])
+        elif not args.json:
+            print(f"\nNot approved: the plan is staged. Approve later with: passbot approve {run.run_id}")
+    elif not args.json:
+        print(render_run(run))
+    if args.json:
+        print(json.dumps(run.contract()))
+    return _exit_code(run)
+
+
+async def cmd_approve(c: Container, args: argparse.Namespace) -> int:
+    run = await c.store.get(args.run_id)
+    if not args.yes and not (sys.stdin.isatty() and _ask_approval(run, run.repo or "a dry run")):
+        _say("Not approved.")
+        return EXIT_ERROR
+    outcome = await c.runs.approve(
+        run.run_id, user=f"cli:{getpass.getuser()}", via="cli", plan_hash=run.plan_hash, operator=True
+    )
+    if not outcome.accepted:
+        _say(outcome.message)
+        return EXIT_ERROR
+    run = await c.runs.sync(run.run_id)
+    print(render_run(run))
+    return _exit_code(run)
+
+
+async def cmd_reject(c: Container, args: argparse.Namespace) -> int:
+    outcome = await c.runs.reject(args.run_id, user=f"cli:{getpass.getuser()}", reason=args.reason, via="cli")
+    _say(outcome.message)
+    return EXIT_OK if outcome.accepted else EXIT_ERROR
+
+
+async def cmd_status(c: Container, args: argparse.Namespace) -> int:
+    if args.run_id:
+        run = await c.store.get(args.run_id)
+        print(json.dumps(run.contract()) if args.json else render_run(run))
+        return EXIT_OK
+    runs = await c.store.list_runs(limit=args.limit)
+    if args.json:
+        print(json.dumps([r.contract() for r in runs]))
+        return EXIT_OK
+    if not runs:
+        print("No runs yet. Start one with: passbot plan examples/todo-prd.md")
+    for run in runs:
+        title = run.prd.title[:60] if run.prd else ""
+        print(f"{run.run_id}  {run.status.value:<18} {run.created_at:%Y-%m-%d %H:%M}  {title}")
+    return EXIT_OK
+
+
+async def cmd_audit(c: Container, args: argparse.Namespace) -> int:
+    from bot.adapters.redis_store import verify_chain
+
+    events = await c.store.audit_events(run_id=getattr(args, "run", None))
+    if args.audit_command == "verify":
+        whole, broken, why = verify_chain(await c.store.audit_events())
+        if whole:
+            print(f"audit chain whole: {len(events)} event(s)")
+            return EXIT_OK
+        print(f"audit chain BROKEN at event {broken}: {why}")
+        return EXIT_ERROR
+    since = args.since
+    for stream_id, event in events:
+        if since and event.at.isoformat() < since:
+            continue
+        print(json.dumps({"id": stream_id, **event.model_dump(mode="json")}))
+    return EXIT_OK
+
+
+async def cmd_doctor(settings: Settings) -> int:
+    from bot.doctor import render, run_checks
+
+    checks = await run_checks(settings)
+    print(render(checks))
+    return EXIT_OK if all(c.ok for c in checks if c.required) else EXIT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="passbot", description="PASS: plan, verify and stage work from a PRD; ship only after a human approves."
+    )
+    parser.add_argument("--version", action="version", version=f"passbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plan = sub.add_parser("plan", help="run the whole flow on a PRD file in the foreground")
+    plan.add_argument("file", help="PRD as markdown or plain text ('-' reads stdin)")
+    plan.add_argument("--repo", help="target GitHub repo OWNER/NAME (default: PASS_GITHUB_REPO)")
+    plan.add_argument("--yes", action="store_true", help="approve non-interactively (recorded as such)")
+    plan.add_argument("--dry-run", action="store_true", help="never write to GitHub; stage files instead")
+    plan.add_argument("--json", action="store_true", help="print only the run object as JSON on stdout")
+
+    approve = sub.add_parser("approve", help="approve a staged CLI run and sync it")
+    approve.add_argument("run_id")
+    approve.add_argument("--yes", action="store_true")
+
+    reject = sub.add_parser("reject", help="reject a staged run")
+    reject.add_argument("run_id")
+    reject.add_argument("--reason", default="")
+
+    status = sub.add_parser("status", help="show one run, or the latest runs")
+    status.add_argument("run_id", nargs="?")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--limit", type=int, default=20)
+
+    audit = sub.add_parser("audit", help="verify or export the hash-chained audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="exit 0 when the chain is whole, 1 naming the first broken event")
+    export = audit_sub.add_parser("export", help="JSON lines, one event each")
+    export.add_argument("--run", help="only this run's events")
+    export.add_argument("--since", help="only events at or after this ISO time")
+
+    sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
+    return parser
+
+
+Handler = Callable[[Container, argparse.Namespace], Awaitable[int]]
+HANDLERS: dict[str, Handler] = {
+    "plan": cmd_plan,
+    "approve": cmd_approve,
+    "reject": cmd_reject,
+    "status": cmd_status,
+    "audit": cmd_audit,
+}
+
+
+async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "doctor":
+        return await cmd_doctor(settings)
+    container = build(settings, dry_run=getattr(args, "dry_run", False))
+    try:
+        return await HANDLERS[args.command](container, args)
+    finally:
+        await container.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return asyncio.run(_main(args, settings))
+    except BadInput as exc:
+        _say(f"passbot: {exc}")
+        return EXIT_BAD_INPUT
+    except RunNotFound as exc:
+        _say(f"passbot: {exc}")
+        return EXIT_BAD_INPUT
+    except (ConfigError, StoreUnavailable) as exc:
+        _say(f"passbot: {exc}")
+        return EXIT_ERROR
+    except PassError as exc:
+        _say(f"passbot: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("passbot: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

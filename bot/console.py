@@ -1,0 +1,64 @@
+"""Plain-text rendering of a run for the terminal (pure: a Run in, lines out)."""
+
+from __future__ import annotations
+
+from bot.domain.models import Run, Severity
+from bot.domain.status import RunStatus
+
+_MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "·"}
+
+
+def render_run(run: Run) -> str:
+    lines: list[str] = []
+    title = run.prd.title if run.prd else "(no PRD)"
+    lines.append(f"PASS run {run.run_id} — {title}")
+    lines.append(f"status: {run.status.value} · planner: {run.planner} · source: {run.source.value}")
+    if run.prd:
+        lines.append(f"requirements found in the PRD: {len(run.prd.requirements)}")
+    failing = [c for c in run.requirements if not c.ok]
+    if failing:
+        lines.append("")
+        lines.append("Requirements missing:")
+        lines += [f"  ✗ {c.name}: {c.fix}" for c in failing]
+    if run.plan:
+        lines.append("")
+        lines.append(run.plan.summary)
+        if run.plan.architecture.overview:
+            lines.append(f"Overview: {run.plan.architecture.overview[:300]}")
+        lines.append("")
+        lines.append(f"Backlog ({len(run.plan.items)} items):")
+        for item in run.plan.items:
+            deps = f" ← {', '.join(item.depends_on)}" if item.depends_on else ""
+            lines.append(f"  {item.key} [{item.estimate}] {item.title}{deps}")
+    if run.verification and run.verification.findings:
+        lines.append("")
+        verdict = "passed" if run.verification.passed else "FAILED"
+        lines.append(f"Verification {verdict}:")
+        for finding in run.verification.findings:
+            where = f" ({finding.item_key})" if finding.item_key else ""
+            lines.append(f"  {_MARK[finding.severity]} {finding.check}{where}: {finding.message}")
+    elif run.verification:
+        lines.append("")
+        lines.append("Verification passed: no findings.")
+    usage = run.usage
+    if usage.prompt_tokens or usage.completion_tokens:
+        lines.append(
+            f"Usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens, ${usage.cost_usd:.4f}"
+        )
+    if run.failure:
+        lines.append("")
+        lines.append(f"Failed while {run.failure.step}: {run.failure.message}")
+        lines.append(f"  {run.failure.diagnosis}")
+    if run.status is RunStatus.SYNCED:
+        lines.append("")
+        if run.sync.dry_run:
+            lines.append(run.sync.note or "Dry run: nothing was written to GitHub.")
+        else:
+            lines.append(f"Created in {run.sync.target}:")
+            lines += [f"  {i.key}: #{i.number} {i.url}" for i in run.sync.issues]
+    if run.status.in_progress or run.status is RunStatus.QUEUED:
+        last = run.history[-1] if run.history else None
+        since = last.at.isoformat(timespec="seconds") if last else run.created_at.isoformat(timespec="seconds")
+        lines.append("")
+        lines.append(f"Stopped in '{run.status.value}' since {since} (no step has finished since then).")
+    return "\n".join(lines)

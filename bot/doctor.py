@@ -1,0 +1,116 @@
+"""`passbot doctor`: every requirement of a deployment, each ok or missing with the exact fix."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from bot.adapters.redis_server import connect
+from bot.adapters.redis_store import RedisRunStore
+from bot.errors import ConfigError
+from bot.policies import load_policies
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    # A missing optional part degrades PASS (dry run, heuristic planner); a required one stops it.
+    required: bool = True
+
+
+def _token_check(name: str, value: str | None, prefix: str, fix: str, *, required: bool) -> Check:
+    if not value:
+        return Check(name, False, fix, required)
+    if not value.startswith(prefix):
+        return Check(name, False, f"does not look like a {prefix}… token; {fix}", required)
+    return Check(name, True, f"set ({prefix}…)", required)
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        load_policies(settings.policy_dir)
+        checks.append(Check("policies", True, f"valid ({settings.policy_dir})"))
+    except ConfigError as exc:
+        checks.append(Check("policies", False, f"{exc} — fix the file or point PASS_POLICY_DIR elsewhere"))
+
+    try:
+        handle = connect(settings.redis_url, settings.data_dir)
+        ok = await RedisRunStore(handle.client).ping()
+        await handle.close()
+        fix = "check REDIS_URL (redis://host:6379/0) or unset it to use the embedded server"
+        checks.append(Check("redis", ok, handle.description if ok else f"no answer from {handle.description}; {fix}"))
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure instead of stopping
+        checks.append(Check("redis", False, f"{type(exc).__name__}: cannot start or reach Redis; set REDIS_URL"))
+
+    bwrap, unshare = shutil.which("bwrap"), shutil.which("unshare")
+    if bwrap:
+        checks.append(Check("sandbox", True, f"bubblewrap ({bwrap}): no network, read-only root", required=False))
+    else:
+        level = "unshare -rn" if unshare else "rlimits only"
+        checks.append(
+            Check("sandbox", False, f"falling back to {level}; install bubblewrap: apt-get install bubblewrap", False)
+        )
+
+    bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    checks.append(
+        _token_check(
+            "slack bot token",
+            bot_token,
+            "xoxb-",
+            "set SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token) to run in Slack",
+            required=False,
+        )
+    )
+    if app_token:
+        checks.append(
+            _token_check(
+                "slack app token", app_token, "xapp-", "set SLACK_APP_TOKEN (connections:write)", required=False
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "slack transport",
+                bool(signing),
+                "HTTP mode at POST /slack/events"
+                if signing
+                else "set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for HTTP mode",
+                required=False,
+            )
+        )
+    github = settings.github_token.get_secret_value() if settings.github_token else None
+    checks.append(
+        Check(
+            "github",
+            bool(github),
+            f"token set; API {settings.github_api_url}; default repo {settings.github_repo or '(none)'}"
+            if github
+            else "GITHUB_TOKEN not set: sync is a dry run. Set a token with Issues: read & write on the target repo",
+            required=False,
+        )
+    )
+    checks.append(
+        Check(
+            "llm",
+            settings.llm_configured,
+            f"OpenAI-compatible endpoint {settings.openai_base_url or 'api.openai.com'}, model {settings.model}"
+            if settings.llm_configured
+            else "OPENAI_API_KEY not set: the offline heuristic planner is used (labelled in every output)",
+            required=False,
+        )
+    )
+    return checks
+
+
+def render(checks: list[Check]) -> str:
+    lines = []
+    for check in checks:
+        mark = "ok     " if check.ok else ("MISSING" if check.required else "missing")
+        lines.append(f"{mark}  {check.name:<16} {check.detail}")
+    return "\n".join(lines)

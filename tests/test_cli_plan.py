@@ -1,0 +1,142 @@
+"""`passbot plan` as a new user runs it: a real process, the embedded Redis, no accounts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import (
+    REAL_PRDS,
+    REPO_ROOT,
+    TEMPLATE_PRD,
+    assert_run_contract,
+    clean_env,
+    passbot,
+    stop_embedded_server,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    yield path
+    stop_embedded_server(path)
+
+
+@pytest.mark.parametrize("prd", REAL_PRDS, ids=lambda p: p.name)
+def test_plan_json_follows_the_contract_and_covers_every_requirement(prd: Path, data_dir: Path) -> None:
+    result = passbot("plan", str(prd), "--yes", "--json", env=clean_env(data_dir))
+    assert result.returncode == 0, result.stderr.decode()
+    run = json.loads(result.stdout)  # exactly one JSON object on stdout
+    assert_run_contract(run)
+    assert run["status"] == "synced" and run["planner"] == "heuristic"
+    defined = {r["id"] for r in run["prd"]["requirements"]}
+    covered = {rid for item in run["plan"]["items"] for rid in item["requirement_ids"]}
+    assert defined and defined <= covered
+    assert not [f for f in run["verification"]["findings"] if f["check"] == "secrets"]
+    assert run["sync"]["dry_run"] is True
+    staged = data_dir / "runs" / run["run_id"]
+    assert json.loads((staged / "plan.json").read_text())["run_id"] == run["run_id"]
+    assert run["plan"]["items"][0]["title"] in (staged / "backlog.md").read_text()
+
+
+def test_template_exits_3_with_a_no_content_finding(data_dir: Path) -> None:
+    result = passbot("plan", str(TEMPLATE_PRD), "--json", env=clean_env(data_dir))
+    assert result.returncode == 3
+    run = json.loads(result.stdout)
+    assert_run_contract(run)
+    assert run["status"] == "blocked" and run["plan"]["items"] == []
+    assert any(f["check"] == "prd_content" and "template" in f["message"] for f in run["verification"]["findings"])
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "empty"), (b"\x00\x01\x02binary", "binary"), (b"# x\n" + b"a " * 150_000, "limit")],
+)
+def test_bad_input_exits_2_with_one_line_on_stderr(content: bytes, reason: str, tmp_path: Path, data_dir: Path) -> None:
+    prd = tmp_path / "prd.md"
+    prd.write_bytes(content)
+    result = passbot("plan", str(prd), "--json", env=clean_env(data_dir))
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0]
+
+
+def test_missing_file_is_bad_input(data_dir: Path) -> None:
+    result = passbot("plan", "/nonexistent/prd.md", env=clean_env(data_dir))
+    assert result.returncode == 2 and "cannot read" in result.stderr.decode()
+
+
+def test_without_yes_and_without_a_terminal_the_plan_stays_staged(data_dir: Path) -> None:
+    env = clean_env(data_dir)
+    result = passbot("plan", str(REAL_PRDS[0]), env=env)
+    assert result.returncode == 0
+    out = result.stdout.decode()
+    assert "Not approved" in out and "passbot approve" in out
+    run_id = out.split("passbot approve ")[1].split()[0]
+    # A second process finds the first one's run in the persistent embedded Redis.
+    status = passbot("status", run_id, "--json", env=env)
+    assert json.loads(status.stdout)["status"] == "awaiting_approval"
+    approved = passbot("approve", run_id, "--yes", env=env)
+    assert approved.returncode == 0, approved.stderr.decode()
+    assert json.loads(passbot("status", run_id, "--json", env=env).stdout)["status"] == "synced"
+    audit = passbot("audit", "verify", env=env)
+    assert audit.returncode == 0 and "whole" in audit.stdout.decode()
+    exported = [json.loads(line) for line in passbot("audit", "export", "--run", run_id, env=env).stdout.splitlines()]
+    assert [e["action"] for e in exported][:2] == ["run.requested", "requirements.checking"]
+    assert any(e["action"] == "approval.recorded" and e["detail"]["via"] == "cli" for e in exported)
+
+
+def test_a_crash_mid_run_leaves_a_run_that_says_where_it_stopped(data_dir: Path) -> None:
+    crash = textwrap.dedent(
+        f"""
+        import asyncio, os, sys
+        sys.path.insert(0, {str(REPO_ROOT)!r})
+        from bot.bootstrap import build
+        from bot.domain.models import Source
+        from bot.settings import Settings
+
+        class DyingPlanner:
+            name = "heuristic"
+            async def plan(self, prd, context):
+                print(context.run_id, flush=True)
+                os._exit(137)  # the process is killed mid-plan: no cleanup, no finally
+
+        async def main():
+            c = build(Settings())
+            c.runs.planner = DyingPlanner()
+            run, _ = await c.runs.submit(b"# App\\n## Features\\n- add todos to the list\\n- delete todos",
+                                         source=Source.CLI, requester="me")
+            await c.runs.execute(run.run_id)
+
+        asyncio.run(main())
+        """
+    )
+    import subprocess
+
+    env = clean_env(data_dir)
+    died = subprocess.run([sys.executable, "-c", crash], env=env, capture_output=True, timeout=60)
+    assert died.returncode == 137
+    run_id = died.stdout.decode().strip()
+    shown = passbot("status", run_id, env=env)
+    out = shown.stdout.decode()
+    assert shown.returncode == 0
+    assert "status: planning" in out and "Stopped in 'planning'" in out
+
+
+def test_doctor_names_each_missing_part_with_its_fix(data_dir: Path) -> None:
+    result = passbot("doctor", env=clean_env(data_dir))
+    out = result.stdout.decode()
+    assert result.returncode == 0, out
+    assert "ok       redis" in out
+    assert "GITHUB_TOKEN not set" in out and "OPENAI_API_KEY not set" in out
+    broken = passbot("doctor", env=clean_env(data_dir, REDIS_URL="redis://127.0.0.1:1/0"))
+    assert broken.returncode == 1 and "MISSING  redis" in broken.stdout.decode()
