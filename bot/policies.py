@@ -60,9 +60,22 @@ class Limits(_Policy):
     max_concurrent_runs_per_workspace: int = Field(default=10, ge=1)
 
 
+class GitHubTrigger(_Policy):
+    # A push that adds or changes a file matching one of these globs starts a plan for it.
+    prd_paths: list[str] = Field(default_factory=lambda: ["docs/prd/*.md", "prd/*.md", "**/PRD.md"])
+    # Where the card goes and who is named as requester for pushes.
+    channel: str | None = None
+    requester: str = "github-push"
+
+
+class Triggers(_Policy):
+    github: GitHubTrigger = Field(default_factory=GitHubTrigger)
+
+
 class Policies(_Policy):
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     limits: Limits = Field(default_factory=Limits)
+    triggers: Triggers = Field(default_factory=Triggers)
 
 
 @dataclass(frozen=True)
@@ -129,7 +142,9 @@ def _line_of(text: str, key: str) -> int:
 def load_policies(policy_dir: Path) -> Policies:
     approvals_file = policy_dir / "approvals.yml"
     limits_file = policy_dir / "limits.yml"
+    triggers_file = policy_dir / "triggers.yml"
     return Policies(
         approvals=_load_file(approvals_file, ApprovalPolicy) if approvals_file.exists() else ApprovalPolicy(),
         limits=_load_file(limits_file, Limits) if limits_file.exists() else Limits(),
+        triggers=_load_file(triggers_file, Triggers) if triggers_file.exists() else Triggers(),
     )

@@ -1,0 +1,1 @@
+"""aiohttp routes: Slack, webhooks, REST API, health, metrics."""
