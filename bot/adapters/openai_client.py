@@ -26,7 +26,7 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 from bot.domain.cost import estimate_tokens
 from bot.domain.models import Usage
 from bot.domain.secrets import redact
-from bot.errors import LlmAuthError, LlmError, LlmRateLimited, LlmRequestRejected, LlmUnavailable
+from bot.errors import ConfigError, LlmAuthError, LlmError, LlmRateLimited, LlmRequestRejected, LlmUnavailable
 from bot.logging import get_logger
 from bot.planner.port import ChatMessage, Completion
 from bot.settings import Settings
@@ -75,7 +75,10 @@ class OpenAILlmClient:
     @classmethod
     def from_settings(cls, settings: Settings, *, retry: RetryPolicy | None = None) -> OpenAILlmClient:
         if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
-            raise LlmAuthError(401, "OPENAI_API_KEY", settings.openai_base_url or "https://api.openai.com/v1")
+            raise ConfigError(
+                "OPENAI_API_KEY is not set: set it to use the OpenAI planner, or leave it unset and "
+                "PASS plans with the offline heuristic planner"
+            )
         return cls(
             api_key=settings.openai_api_key.get_secret_value(),
             model=settings.model,

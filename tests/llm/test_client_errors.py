@@ -7,7 +7,7 @@ from structlog.testing import capture_logs
 
 from bot.adapters.openai_client import OpenAILlmClient, RetryPolicy
 from bot.domain.cost import CostPolicy
-from bot.errors import LlmAuthError, LlmRateLimited, LlmRequestRejected, LlmUnavailable
+from bot.errors import ConfigError, LlmAuthError, LlmRateLimited, LlmRequestRejected, LlmUnavailable
 from bot.planner.openai_planner import OpenAIPlanner
 from bot.planner.port import ChatMessage, PlanningContext
 from bot.settings import Settings
@@ -216,5 +216,5 @@ async def test_built_from_settings_it_talks_to_OPENAI_BASE_URL(fake_openai: Fake
 
 
 def test_settings_without_a_key_name_the_variable_to_set() -> None:
-    with pytest.raises(LlmAuthError, match="OPENAI_API_KEY"):
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY is not set"):
         OpenAILlmClient.from_settings(Settings(openai_api_key=None, openai_base_url=None))

@@ -10,6 +10,7 @@ from bot.adapters.openai_client import OpenAILlmClient
 from bot.domain.cost import CostPolicy
 from bot.domain.models import Severity
 from bot.errors import LlmOutputInvalid, LlmRefused
+from bot.planner.llm_schema import PLAN_SCHEMA, SUMMARY_SCHEMA
 from bot.planner.openai_planner import OpenAIPlanner, PlannerLimits
 from bot.planner.port import PlanningContext
 from bot.planner.prd import parse_prd
@@ -214,3 +215,22 @@ async def test_dependencies_must_exist_and_not_loop(
     assert "dependencies form a cycle" in feedback
     assert "depends on W9, which is not an item key" in feedback
     assert outcome.retries == 1
+
+
+def test_the_plan_schema_obeys_the_strict_structured_output_rules() -> None:
+    # Strict mode rejects a schema whose objects allow extra keys or leave a property optional;
+    # a field with a default added to the models would break every call.
+    def objects(node: object) -> list[dict[str, object]]:
+        if isinstance(node, dict):
+            found = [node] if node.get("type") == "object" else []
+            return found + [o for v in node.values() for o in objects(v)]
+        if isinstance(node, list):
+            return [o for v in node for o in objects(v)]
+        return []
+
+    for schema in (PLAN_SCHEMA, SUMMARY_SCHEMA):
+        nodes = objects(schema)
+        assert nodes
+        for node in nodes:
+            assert node["additionalProperties"] is False
+            assert sorted(node["required"]) == sorted(node["properties"])  # type: ignore[arg-type]
