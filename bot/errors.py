@@ -7,13 +7,30 @@
     ├── TransitionConflict    compare-and-set lost: the run was not in the expected state
     ├── RunNotFound           no run with that id
     ├── StoreUnavailable      Redis did not answer; callers fail closed
-    └── ConfigError           a policy or setting is invalid
+    ├── ConfigError           a policy or setting is invalid
+    ├── CostCapReached        a model call would pass the run's or the workspace's daily cost cap;
+    │                         the run ends `blocked` with a "cost cap reached" requirement, not a crash
+    └── LlmError              the model endpoint could not give a usable answer (the run fails)
+        ├── LlmAuthError          401/403: the key (named by its env var, never shown) was refused
+        ├── LlmRateLimited        429 still after bounded retries, a retry-after too long, or no quota
+        ├── LlmUnavailable        5xx, timeouts, connection errors, still after bounded retries
+        ├── LlmRequestRejected    400/404/422: unknown model, prompt too long, unsupported schema
+        ├── LlmRefused            the model declined to answer (a refusal or a content filter)
+        └── LlmOutputInvalid      the output broke the schema still after the policy's repair rounds
+
+`CostCapReached` and `LlmError` carry `usage`: what the run had spent before it stopped, so that
+spend is shown on every run, including the ones that did not finish.
 
 A *Failure* (something the user can fix: a missing token, a template PRD) is not an exception:
 it is a value on the run (`Finding`, `RequirementCheck`) shown to the person.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # errors sit below the domain; the import is for annotations only
+    from bot.domain.models import Usage
 
 
 class PassError(Exception):
@@ -55,3 +72,81 @@ class StoreUnavailable(PassError):
 
 class ConfigError(PassError):
     """A policy file or a setting is invalid."""
+
+
+class CostCapReached(PassError):
+    """A model call was refused before it was made because it could pass a cost cap.
+
+    `scope` is "run" or "day" (per workspace); `spent` is what that scope had spent, `estimate`
+    the worst-case cost of the refused call, `cap` the limit from policies/costs.yml.
+    """
+
+    def __init__(
+        self, spent: float, cap: float, scope: str, *, estimate: float = 0.0, workspace: str | None = None
+    ) -> None:
+        where = "this run" if scope == "run" else f"workspace {workspace or '?'} today"
+        super().__init__(
+            f"cost cap reached: {where} has spent ${spent:.4f} of its ${cap:.2f} cap, "
+            f"and the next model call could cost up to ${estimate:.4f}"
+        )
+        self.spent = spent
+        self.cap = cap
+        self.scope = scope
+        self.estimate = estimate
+        self.workspace = workspace
+        self.usage: Usage | None = None
+
+
+class LlmError(PassError):
+    """The model endpoint could not give a usable answer. The message is shown to the person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.usage: Usage | None = None
+
+
+class LlmAuthError(LlmError):
+    """The endpoint refused the key. Names the variable that holds it; never the value."""
+
+    def __init__(self, status: int, key_source: str, base_url: str) -> None:
+        verb = "refused" if status == 401 else "does not allow this request with"
+        super().__init__(
+            f"the model endpoint {base_url} {verb} the API key from {key_source} (HTTP {status}); "
+            f"set {key_source} to a valid key for that endpoint"
+        )
+        self.status = status
+        self.key_source = key_source
+
+
+class LlmRateLimited(LlmError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LlmUnavailable(LlmError):
+    """5xx, timeouts and connection errors that outlasted the bounded retries."""
+
+
+class LlmRequestRejected(LlmError):
+    """The endpoint rejected the request itself (400/404/422); retrying the same request is useless."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class LlmRefused(LlmError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the model refused to plan this PRD: {reason}")
+        self.reason = reason
+
+
+class LlmOutputInvalid(LlmError):
+    """The output still broke the schema after every repair round the policy allows."""
+
+    def __init__(self, rounds: int, problems: list[str]) -> None:
+        shown = "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+        super().__init__(f"the model's plan was still invalid after {rounds} repair round(s): {shown}")
+        self.rounds = rounds
+        self.problems = problems

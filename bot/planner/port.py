@@ -19,6 +19,8 @@ class PlanningContext:
     # Extra data the planner may read (repo files, earlier findings); always treated as data.
     repo_context: str = ""
     max_items: int = 60
+    # Who pays: the Slack team id (or "cli"); daily cost caps are per workspace.
+    workspace: str = "default"
 
 
 @dataclass

@@ -1,0 +1,164 @@
+"""Is a model's answer a plan PASS can propose? Parse, validate, and list every problem.
+
+Three layers, each feeding the repair round with precise messages:
+1. JSON and schema (no plan at all when these fail);
+2. structure and coverage: unique keys, known dependencies without cycles, only the PRD's
+   requirement ids, every one of them covered;
+3. safety of each item (see `bot.domain.item_safety`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from bot.domain.item_safety import CommandRefusal, check_items, default_command_refusal
+from bot.domain.models import Finding, Plan, Prd, Severity
+from bot.planner.llm_schema import LlmPlan, to_domain
+
+MAX_TITLE_CHARS = 256  # GitHub's limit for an issue title
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+@dataclass
+class OutputCheck:
+    plan: Plan | None
+    # Why no plan could be read (bad JSON, schema errors); empty when `plan` is set.
+    schema_problems: list[str] = field(default_factory=list)
+    # What is wrong with a plan that could be read.
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.plan is not None and not self.findings
+
+    def problems(self) -> list[str]:
+        """Every problem as one line, for the repair prompt and for logs."""
+        return self.schema_problems + [
+            f"item {f.item_key}: {f.message}" if f.item_key else f.message for f in self.findings
+        ]
+
+
+def check_output(
+    raw: str,
+    prd: Prd,
+    *,
+    max_items: int,
+    command_refusal: CommandRefusal = default_command_refusal,
+) -> OutputCheck:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return OutputCheck(plan=None, schema_problems=[f"the answer is not valid JSON ({exc})"])
+    try:
+        parsed = LlmPlan.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"schema: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()[:20]
+        ]
+        return OutputCheck(plan=None, schema_problems=problems)
+    plan = to_domain(parsed)
+    findings = _structure(plan, prd, max_items) + [
+        Finding(check=p.check, severity=Severity.ERROR, message=p.message, item_key=p.item_key)
+        for p in check_items(plan.items, command_refusal)
+    ]
+    return OutputCheck(plan=plan, findings=findings)
+
+
+def _error(check: str, message: str, item_key: str | None = None) -> Finding:
+    return Finding(check=check, severity=Severity.ERROR, message=message, item_key=item_key)
+
+
+def _structure(plan: Plan, prd: Prd, max_items: int) -> list[Finding]:
+    findings: list[Finding] = []
+    if not plan.items:
+        findings.append(_error("no_items", "the plan has no work items"))
+    if len(plan.items) > max_items:
+        findings.append(
+            _error(
+                "too_many_items",
+                f"the plan has {len(plan.items)} items; the limit is {max_items}: merge items",
+            )
+        )
+    known_ids = {r.id for r in prd.requirements}
+    keys = [item.key for item in plan.items]
+    seen: set[str] = set()
+    for item in plan.items:
+        if item.key in seen:
+            findings.append(
+                _error("duplicate_key", f"key {item.key} is used by more than one item", item.key)
+            )
+        seen.add(item.key)
+        if not _KEY.match(item.key):
+            findings.append(
+                _error("bad_key", "key must be 1-32 letters, digits, '.', '_' or '-' (like W1)", item.key)
+            )
+        if not item.title or len(item.title) > MAX_TITLE_CHARS:
+            findings.append(_error("bad_title", f"title must be 1-{MAX_TITLE_CHARS} characters", item.key))
+        if not item.body:
+            findings.append(_error("empty_body", "body is empty", item.key))
+        if not item.requirement_ids:
+            findings.append(_error("no_requirement", "names no requirement id", item.key))
+        unknown = [rid for rid in item.requirement_ids if rid not in known_ids]
+        if unknown:
+            findings.append(
+                _error(
+                    "unknown_requirement",
+                    f"names requirement ids the PRD does not have: {', '.join(unknown)}",
+                    item.key,
+                )
+            )
+        for dep in item.depends_on:
+            if dep == item.key:
+                findings.append(_error("self_dependency", "depends on itself", item.key))
+            elif dep not in keys:
+                findings.append(
+                    _error("unknown_dependency", f"depends on {dep}, which is not an item key", item.key)
+                )
+    cycle = _cycle(plan)
+    if cycle:
+        findings.append(_error("dependency_cycle", f"dependencies form a cycle: {' -> '.join(cycle)}"))
+    covered = {rid for item in plan.items for rid in item.requirement_ids}
+    for requirement in prd.requirements:
+        if requirement.id not in covered:
+            findings.append(
+                _error(
+                    "requirement_not_covered",
+                    f"requirement {requirement.id} is not covered by any item ({_clip(requirement.text)})",
+                )
+            )
+    return findings
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cycle(plan: Plan) -> list[str]:
+    """One dependency cycle as a path of keys, or [] when the graph is acyclic."""
+    graph = {item.key: [d for d in item.depends_on if d != item.key] for item in plan.items}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(key: str) -> list[str]:
+        state[key] = 1
+        path.append(key)
+        for dep in graph.get(key, []):
+            if dep not in graph:
+                continue
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        path.pop()
+        state[key] = 2
+        return []
+
+    for key in graph:
+        if key not in state and (found := visit(key)):
+            return found
+    return []
