@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.adapters.openai_client import OpenAILlmClient
 from bot.adapters.redis_server import RedisHandle, connect
+from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
+from bot.planner.costs import load_cost_policy
 from bot.planner.heuristic import HeuristicPlanner
+from bot.planner.openai_planner import OpenAIPlanner
 from bot.planner.port import Planner
 from bot.policies import Policies, load_policies
 from bot.services.dry_run import DryRunSyncer
@@ -24,13 +28,22 @@ class Container:
     planner: Planner
     syncer: Syncer
     runs: RunService
+    llm: OpenAILlmClient | None = None
 
     async def close(self) -> None:
+        if self.llm is not None:
+            await self.llm.aclose()
         await self.redis.close()
 
 
-def build_planner(settings: Settings) -> Planner:
-    return HeuristicPlanner()
+def build_planner(settings: Settings, redis: RedisHandle) -> tuple[Planner, OpenAILlmClient | None]:
+    """The OpenAI planner when a key is set, else the offline heuristic planner."""
+    if not settings.llm_configured:
+        return HeuristicPlanner(), None
+    costs = load_cost_policy(settings.policy_dir / "costs.yml")
+    llm = OpenAILlmClient.from_settings(settings)
+    planner = OpenAIPlanner(llm, settings.model, costs, ledger=RedisSpendLedger(redis.client))
+    return planner, llm
 
 
 def build_syncer(settings: Settings, *, dry_run: bool = False) -> Syncer:
@@ -42,7 +55,7 @@ def build(settings: Settings, *, dry_run: bool = False) -> Container:
     policies = load_policies(settings.policy_dir)
     redis = connect(settings.redis_url, settings.data_dir)
     store = RedisRunStore(redis.client)
-    planner = build_planner(settings)
+    planner, llm = build_planner(settings, redis)
     syncer = build_syncer(settings, dry_run=dry_run)
     return Container(
         settings=settings,
@@ -52,4 +65,5 @@ def build(settings: Settings, *, dry_run: bool = False) -> Container:
         planner=planner,
         syncer=syncer,
         runs=RunService(store, planner, syncer, policies),
+        llm=llm,
     )

@@ -113,9 +113,7 @@ class OpenAILlmClient:
                 return self._completion(response, messages)
             if wait is None or attempt >= self._retry.max_attempts:
                 raise error
-            log.warning(
-                "llm_retry", model=self._model, attempt=attempt, wait_s=round(wait, 3), reason=str(error)
-            )
+            log.warning("llm_retry", model=self._model, attempt=attempt, wait_s=round(wait, 3), reason=str(error))
             await self._sleep(wait)
 
     async def _create(

@@ -8,10 +8,15 @@ from bot.domain.models import Failure
 from bot.domain.secrets import redact
 
 
-def diagnose(step: str, exc: BaseException, *, frames: int = 3) -> Failure:
+def exc_diagnosis(exc: BaseException, *, frames: int = 3) -> str:
+    """Where it broke: the last few frames in PASS's own code."""
     summary = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in summary if "/bot/" in f.filename] or list(summary)
-    where = [f"{f.filename.rsplit('/bot/', 1)[-1]}:{f.lineno} in {f.name}" for f in ours[-frames:]]
+    where = [f"bot/{f.filename.rsplit('/bot/', 1)[-1]}:{f.lineno} in {f.name}" for f in ours[-frames:]]
+    return f"Where: {'; '.join(where)}." if where else ""
+
+
+def diagnose(step: str, exc: BaseException, *, frames: int = 3) -> Failure:
     message = redact(f"{type(exc).__name__}: {exc}")[:500]
-    diagnosis = f"Failed while {step}. " + (f"Where: {'; '.join(where)}." if where else "")
+    diagnosis = f"Failed while {step}. {exc_diagnosis(exc, frames=frames)}".strip()
     return Failure(step=step, message=message, diagnosis=diagnosis)

@@ -124,7 +124,6 @@ def _finding(line_number: int, description: str, line: str) -> Finding:
         check=CHECK,
         severity=Severity.WARNING,
         message=(
-            f'PRD line {line_number} {description}: "{snippet}". '
-            "PASS treats the PRD as data and did not act on it."
+            f'PRD line {line_number} {description}: "{snippet}". PASS treats the PRD as data and did not act on it.'
         ),
     )

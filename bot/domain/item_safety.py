@@ -97,32 +97,24 @@ def default_command_refusal(command: str) -> str | None:
     return None
 
 
-def check_items(
-    items: list[WorkItem], command_refusal: CommandRefusal = default_command_refusal
-) -> list[ItemProblem]:
+def check_items(items: list[WorkItem], command_refusal: CommandRefusal = default_command_refusal) -> list[ItemProblem]:
     problems: list[ItemProblem] = []
     for item in items:
         problems.extend(check_item(item, command_refusal))
     return problems
 
 
-def check_item(
-    item: WorkItem, command_refusal: CommandRefusal = default_command_refusal
-) -> list[ItemProblem]:
+def check_item(item: WorkItem, command_refusal: CommandRefusal = default_command_refusal) -> list[ItemProblem]:
     text = "\n".join([item.title, item.body, *item.acceptance_criteria, item.rationale])
     problems: list[ItemProblem] = []
     if match := _APPROVAL_CLAIM.search(text):
         problems.append(
-            ItemProblem(
-                CLAIMS_APPROVAL, item.key, f'claims approval ("{match.group(0)}"); only a person approves'
-            )
+            ItemProblem(CLAIMS_APPROVAL, item.key, f'claims approval ("{match.group(0)}"); only a person approves')
         )
     if match := _ASKS_CREDENTIALS.search(text):
         problems.append(ItemProblem(ASKS_CREDENTIALS, item.key, f'asks for credentials ("{match.group(0)}")'))
     for hit in find_secrets(text):
-        problems.append(
-            ItemProblem(CONTAINS_SECRET, item.key, f"contains what looks like a {hit.description}")
-        )
+        problems.append(ItemProblem(CONTAINS_SECRET, item.key, f"contains what looks like a {hit.description}"))
     for command in commands_in(text):
         reason = command_refusal(command)
         if reason:

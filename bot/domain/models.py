@@ -190,6 +190,8 @@ class Run(Model):
     planner: str = "heuristic"
     source: Source = Source.CLI
     requester: str = ""
+    # The Slack team id (or "cli"): the scope of per-day cost caps and concurrency limits.
+    workspace: str = "default"
     channel: str | None = None
     thread_ts: str | None = None
     repo: str | None = None

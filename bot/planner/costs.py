@@ -32,9 +32,7 @@ def load_cost_policy(path: Path) -> CostPolicy:
     try:
         return CostPolicy.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"cost policy {path} is invalid: {problems}") from exc
 
 

@@ -85,12 +85,8 @@ class OpenAIPlanner:
                     message="the PRD has no requirements PASS could read, so no model was asked to plan it",
                 )
             )
-            return PlanOutcome(
-                plan=Plan(summary="", architecture=ArchitecturePack(), items=[]), findings=findings
-            )
-        meter = CostMeter(
-            self._costs, self._model, ledger=self._ledger, workspace=context.workspace, today=self._today
-        )
+            return PlanOutcome(plan=Plan(summary="", architecture=ArchitecturePack(), items=[]), findings=findings)
+        meter = CostMeter(self._costs, self._model, ledger=self._ledger, workspace=context.workspace, today=self._today)
         try:
             check, rounds, notes = await self._plan(prd, context, meter)
         except (LlmError, CostCapReached) as exc:
@@ -118,12 +114,8 @@ class OpenAIPlanner:
         repo_context = context.repo_context
         notes: list[Finding] = []
         if len(repo_context) > budget_chars // 6:
-            repo_context = (
-                repo_context[: budget_chars // 6] + "\n[… repository context cut to fit the budget]"
-            )
-            notes.append(
-                _info("context_truncated", "the repository context was cut to fit the model's context budget")
-            )
+            repo_context = repo_context[: budget_chars // 6] + "\n[… repository context cut to fit the budget]"
+            notes.append(_info("context_truncated", "the repository context was cut to fit the model's context budget"))
         room = budget_chars - len(requirements_block) - len(repo_context) - 4_000  # system prompt and framing
         view = await self._prd_view(prd, room, nonce, meter)
         if view.summarised_parts:
@@ -157,9 +149,7 @@ class OpenAIPlanner:
                     raise LlmOutputInvalid(rounds, problems)
                 break  # a readable plan with problems: shown as error findings, never published as is
             rounds += 1
-            log.info(
-                "llm_repair", model=self._model, run_id=context.run_id, round=rounds, problems=problems[:10]
-            )
+            log.info("llm_repair", model=self._model, run_id=context.run_id, round=rounds, problems=problems[:10])
             messages = repair_messages(base, completion.content, problems)
         if rounds:
             notes.append(_info("planner_repairs", f"the model's plan needed {rounds} repair round(s)"))
@@ -175,9 +165,7 @@ class OpenAIPlanner:
         parts = split_for_summary(prd.text, part_chars)
         summaries: list[str] = []
         for index, part in enumerate(parts, start=1):
-            messages = summary_messages(
-                nonce=nonce, part=part, index=index, total=len(parts), requirement_ids=ids
-            )
+            messages = summary_messages(nonce=nonce, part=part, index=index, total=len(parts), requirement_ids=ids)
             completion = await self._call(meter, messages, SUMMARY_SCHEMA, self._limits.summary_max_tokens)
             summaries.append(f"### Part {index} of {len(parts)}\n{_summary_text(completion, part)}")
         return PrdView(title=prd.title, body="\n\n".join(summaries), summarised_parts=len(parts))

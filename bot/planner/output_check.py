@@ -57,8 +57,7 @@ def check_output(
         parsed = LlmPlan.model_validate(data)
     except ValidationError as exc:
         problems = [
-            f"schema: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()[:20]
+            f"schema: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()[:20]
         ]
         return OutputCheck(plan=None, schema_problems=problems)
     plan = to_domain(parsed)
@@ -89,14 +88,10 @@ def _structure(plan: Plan, prd: Prd, max_items: int) -> list[Finding]:
     seen: set[str] = set()
     for item in plan.items:
         if item.key in seen:
-            findings.append(
-                _error("duplicate_key", f"key {item.key} is used by more than one item", item.key)
-            )
+            findings.append(_error("duplicate_key", f"key {item.key} is used by more than one item", item.key))
         seen.add(item.key)
         if not _KEY.match(item.key):
-            findings.append(
-                _error("bad_key", "key must be 1-32 letters, digits, '.', '_' or '-' (like W1)", item.key)
-            )
+            findings.append(_error("bad_key", "key must be 1-32 letters, digits, '.', '_' or '-' (like W1)", item.key))
         if not item.title or len(item.title) > MAX_TITLE_CHARS:
             findings.append(_error("bad_title", f"title must be 1-{MAX_TITLE_CHARS} characters", item.key))
         if not item.body:
@@ -116,9 +111,7 @@ def _structure(plan: Plan, prd: Prd, max_items: int) -> list[Finding]:
             if dep == item.key:
                 findings.append(_error("self_dependency", "depends on itself", item.key))
             elif dep not in keys:
-                findings.append(
-                    _error("unknown_dependency", f"depends on {dep}, which is not an item key", item.key)
-                )
+                findings.append(_error("unknown_dependency", f"depends on {dep}, which is not an item key", item.key))
     cycle = _cycle(plan)
     if cycle:
         findings.append(_error("dependency_cycle", f"dependencies form a cycle: {' -> '.join(cycle)}"))

@@ -147,9 +147,7 @@ def repair_messages(base: list[ChatMessage], previous_answer: str, problems: lis
     ]
 
 
-def summary_messages(
-    *, nonce: str, part: str, index: int, total: int, requirement_ids: list[str]
-) -> list[ChatMessage]:
+def summary_messages(*, nonce: str, part: str, index: int, total: int, requirement_ids: list[str]) -> list[ChatMessage]:
     return [
         ChatMessage("system", SUMMARY_SYSTEM_PROMPT.format(nonce=nonce)),
         ChatMessage(

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.adapters.redis_store import RedisRunStore
-from bot.domain.diagnosis import diagnose
+from bot.domain.cost import cap_reached_requirement
+from bot.domain.diagnosis import diagnose, exc_diagnosis
+from bot.domain.injection import find_agent_directives
 from bot.domain.models import (
     Actor,
     Approval,
@@ -24,12 +26,13 @@ from bot.domain.models import (
     Severity,
     Source,
     SyncResult,
+    Usage,
     VerificationReport,
     utcnow,
 )
 from bot.domain.status import RunStatus
 from bot.domain.verification import check_prd_content, verify_backlog
-from bot.errors import PassError, TransitionConflict
+from bot.errors import CostCapReached, LlmError, PassError, TransitionConflict
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
 from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
@@ -99,6 +102,7 @@ class RunService:
         thread_ts: str | None = None,
         repo: str | None = None,
         dedupe: str | None = None,
+        workspace: str = "default",
     ) -> tuple[Run, bool]:
         """Create a queued run. A repeated dedupe key returns the first run (created=False)."""
         prd = self.parse(raw)
@@ -107,6 +111,7 @@ class RunService:
             planner=self.planner.name,
             source=source,
             requester=requester,
+            workspace=workspace,
             channel=channel,
             thread_ts=thread_ts,
             repo=repo,
@@ -140,12 +145,34 @@ class RunService:
             return await self._verify(run)
         except BlockedByRequirement as blocked:
             return await self._block(run.run_id, blocked.checks, str(blocked))
+        except CostCapReached as capped:
+            # A cap is a limit the team set, not a crash: the run is blocked with spend and cap.
+            await self._add_usage(run.run_id, capped.usage)
+            return await self._block(run.run_id, [cap_reached_requirement(capped)], str(capped))
+        except LlmError as exc:
+            await self._add_usage(run.run_id, exc.usage)
+            return await self.fail(run.run_id, Failure(step="planning", message=str(exc), diagnosis=exc_diagnosis(exc)))
         except PassError as exc:
             if isinstance(exc, TransitionConflict):
                 raise
             return await self._fail(run.run_id, exc)
         except Exception as exc:  # noqa: BLE001 - any error becomes a visible, diagnosed failure
             return await self._fail(run.run_id, exc)
+
+    async def _add_usage(self, run_id: str, usage: Usage | None) -> None:
+        if usage is None or not (usage.prompt_tokens or usage.completion_tokens):
+            return
+        current = await self.store.get(run_id)
+        await self.store.transition(
+            run_id,
+            current.status,
+            None,
+            actor=Actor.AGENT,
+            actor_id=self.planner.name,
+            action="llm.usage",
+            mutate=lambda r: r.model_copy(update={"usage": r.usage + usage}),
+            detail=usage.model_dump(),
+        )
 
     async def _check(self, run: Run) -> Run:
         assert run.prd is not None
@@ -212,6 +239,9 @@ class RunService:
         earlier = run.verification.findings if run.verification else []
         findings: list[Finding] = [*earlier, *report.findings]
         if run.planner == "heuristic":
+            # The LLM planner reports agent-directed text itself; the heuristic one never reads it as
+            # instructions, but the person should still know the PRD contains some.
+            findings.extend(find_agent_directives(run.prd.text))
             findings.append(
                 Finding(
                     check="planner",

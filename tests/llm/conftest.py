@@ -73,9 +73,7 @@ def completion(
     return Reply(body=body)
 
 
-def api_error(
-    status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
-) -> Reply:
+def api_error(status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None) -> Reply:
     return Reply(
         status=status,
         body={"error": {"message": message, "type": "test_error", "param": None, "code": code}},
@@ -175,9 +173,7 @@ def prd_fixture(name: str) -> Prd:
     return parse_prd((PRD_DIR / name).read_bytes())
 
 
-def plan_json(
-    requirement_ids: list[str], *, extra_body: str = "", items: list[dict[str, Any]] | None = None
-) -> str:
+def plan_json(requirement_ids: list[str], *, extra_body: str = "", items: list[dict[str, Any]] | None = None) -> str:
     """A well-formed plan: one item per requirement id, chained by dependencies."""
     if items is None:
         items = [

@@ -32,9 +32,7 @@ async def test_a_429_with_retry_after_is_waited_out_then_the_plan_succeeds(
 ) -> None:
     prd = prd_fixture("02_taskmaster_test_prd_tiny.md")
     fake_openai.then(
-        api_error(
-            429, "Rate limit reached for requests", code="rate_limit_exceeded", headers={"Retry-After": "7"}
-        ),
+        api_error(429, "Rate limit reached for requests", code="rate_limit_exceeded", headers={"Retry-After": "7"}),
         completion(plan_json([r.id for r in prd.requirements])),
     )
 
@@ -46,9 +44,7 @@ async def test_a_429_with_retry_after_is_waited_out_then_the_plan_succeeds(
     assert outcome.retries == 0  # transport retries are not repair rounds
 
 
-async def test_retry_after_ms_is_honoured(
-    fake_openai: FakeOpenAI, llm: OpenAILlmClient, sleep: RecordedSleep
-) -> None:
+async def test_retry_after_ms_is_honoured(fake_openai: FakeOpenAI, llm: OpenAILlmClient, sleep: RecordedSleep) -> None:
     fake_openai.then(api_error(429, "slow down", headers={"retry-after-ms": "250"}), completion("{}"))
 
     await llm.complete(HELLO)
@@ -82,9 +78,7 @@ async def test_rate_limiting_that_never_ends_stops_after_the_bounded_attempts(
     assert sleep.waits == [1.0, 1.0]
 
 
-async def test_no_quota_is_not_retried_and_says_billing(
-    fake_openai: FakeOpenAI, llm: OpenAILlmClient
-) -> None:
+async def test_no_quota_is_not_retried_and_says_billing(fake_openai: FakeOpenAI, llm: OpenAILlmClient) -> None:
     fake_openai.then(api_error(429, "You exceeded your current quota", code="insufficient_quota"))
 
     with pytest.raises(LlmRateLimited, match="billing"):
@@ -180,9 +174,7 @@ async def test_an_endpoint_that_cannot_be_reached_fails_after_bounded_attempts(s
     assert len(sleep.waits) == 1
 
 
-async def test_an_unknown_model_is_rejected_without_retry(
-    fake_openai: FakeOpenAI, llm: OpenAILlmClient
-) -> None:
+async def test_an_unknown_model_is_rejected_without_retry(fake_openai: FakeOpenAI, llm: OpenAILlmClient) -> None:
     fake_openai.then(api_error(404, "The model `gpt-nope` does not exist", code="model_not_found"))
 
     with pytest.raises(LlmRequestRejected, match="does not exist") as caught:
@@ -192,9 +184,7 @@ async def test_an_unknown_model_is_rejected_without_retry(
     assert len(fake_openai.received) == 1
 
 
-async def test_an_endpoint_without_usage_fields_is_still_metered(
-    fake_openai: FakeOpenAI, llm: OpenAILlmClient
-) -> None:
+async def test_an_endpoint_without_usage_fields_is_still_metered(fake_openai: FakeOpenAI, llm: OpenAILlmClient) -> None:
     fake_openai.then(completion('{"a": 1}', usage=False))
 
     answer = await llm.complete([ChatMessage("user", "x" * 400)])

@@ -114,9 +114,7 @@ async def test_the_daily_cap_of_a_workspace_refuses_its_next_run_but_not_another
     assert await ledger.get("T1", DAY.isoformat()) == pytest.approx(0.995)
 
 
-async def test_a_failed_call_gives_its_reservation_back(
-    fake_openai: FakeOpenAI, llm: OpenAILlmClient
-) -> None:
+async def test_a_failed_call_gives_its_reservation_back(fake_openai: FakeOpenAI, llm: OpenAILlmClient) -> None:
     prd = prd_fixture("02_taskmaster_test_prd_tiny.md")
     ledger = InMemorySpendLedger()
     fake_openai.then(api_error(400, "bad request"))
@@ -180,12 +178,8 @@ async def test_two_planners_sharing_the_redis_ledger_share_one_daily_cap(
     # two runs fit under $0.015 and the third does not: whichever planner makes it.
     costs = policy(per_day=0.015)
     limits = PlannerLimits(max_output_tokens=3_000)
-    first = OpenAIPlanner(
-        llm, MODEL, costs, ledger=RedisSpendLedger(redis_client), limits=limits, today=lambda: DAY
-    )
-    second = OpenAIPlanner(
-        llm, MODEL, costs, ledger=RedisSpendLedger(redis_client), limits=limits, today=lambda: DAY
-    )
+    first = OpenAIPlanner(llm, MODEL, costs, ledger=RedisSpendLedger(redis_client), limits=limits, today=lambda: DAY)
+    second = OpenAIPlanner(llm, MODEL, costs, ledger=RedisSpendLedger(redis_client), limits=limits, today=lambda: DAY)
     fake_openai.then(*[completion(plan_json(ids), prompt_tokens=2_000, completion_tokens=2_000)] * 3)
 
     await first.plan(prd, PlanningContext(run_id="a", workspace="T1"))

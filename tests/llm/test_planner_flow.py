@@ -156,9 +156,7 @@ async def test_a_refusal_fails_the_run_with_the_models_reason(
     assert len(fake_openai.received) == 1  # a refusal is not retried
 
 
-async def test_a_template_prd_asks_no_model(
-    fake_openai: FakeOpenAI, llm: OpenAILlmClient, costs: CostPolicy
-) -> None:
+async def test_a_template_prd_asks_no_model(fake_openai: FakeOpenAI, llm: OpenAILlmClient, costs: CostPolicy) -> None:
     prd = prd_fixture("01_taskmaster_example_prd_template.md")
 
     outcome = await planner(llm, costs).plan(prd, CTX)
