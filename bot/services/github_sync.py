@@ -119,6 +119,9 @@ class GitHubSyncer:
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._pass_label = pass_label
+        # Two syncs of one run in this process (a double click that slipped past the store's CAS)
+        # take turns, so the second finds the first's issues instead of racing it.
+        self._run_locks: dict[str, asyncio.Lock] = {}
 
     @property
     def target_kind(self) -> str:
@@ -161,6 +164,11 @@ class GitHubSyncer:
 
     async def sync(self, run: Run, progress: SyncProgress | None = None) -> SyncResult:
         plan, prd = _backlog(run)
+        lock = self._run_locks.setdefault(run.run_id, asyncio.Lock())
+        async with lock:
+            return await self._sync_locked(run, plan, prd, progress)
+
+    async def _sync_locked(self, run: Run, plan: Plan, prd: Prd, progress: SyncProgress | None) -> SyncResult:
         inspection = await self._inspect(run)
         if not inspection.ready or inspection.repo is None:
             raise SyncBlocked(inspection.checks)

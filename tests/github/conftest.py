@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from fake_github_api import FakeGitHub
-from github_sync_fakes import REPO, TOKEN, MemoryLedger, make_tracker, thread_link
+from github_sync_fakes import REPO, TOKEN, MemoryLedger, SyncerFactory, make_tracker, thread_link
 
 from bot.services.github_sync import GitHubSyncer, SyncLedger
 from bot.services.write_pacing import RetryPolicy, WritePacer
-
-SyncerFactory = Callable[..., GitHubSyncer]
 
 
 @pytest.fixture
@@ -43,7 +41,7 @@ def make_syncer(github: FakeGitHub, ledger: MemoryLedger) -> SyncerFactory:
             default_repo=REPO,
             thread_link=thread_link,
             milestone=milestone,
-            pacer=pacer or WritePacer(min_interval=0.0),
+            pacer=pacer or WritePacer(min_interval=0.0, limits=()),
             # Waits that come from GitHub's headers are honoured for real; the fallbacks are short.
             retry_policy=RetryPolicy(
                 max_attempts=4, fallback_wait=0.05, unavailable_wait=0.05, reset_margin=0.0

@@ -53,7 +53,8 @@ def load_replay(name: str) -> list[Exchange]:
 
 def _shape(name: str, verb: str, path_end: str) -> dict[str, Any]:
     exchange = next(e for e in load_replay(name) if e.verb == verb and e.path.endswith(path_end))
-    return json.loads(exchange.body)
+    shape: dict[str, Any] = json.loads(exchange.body)
+    return shape
 
 
 REPO_SHAPE = _shape("Issue.setUp.txt", "GET", "/repos/PyGithub/PyGithub")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fake_github_api import FakeGitHub
@@ -10,9 +11,12 @@ from github import Auth
 from bot.adapters.github_tracker import GitHubTracker
 from bot.domain.models import Approval, ArchitecturePack, Plan, Prd, Requirement, Run, WorkItem
 from bot.domain.status import RunStatus
+from bot.services.github_sync import GitHubSyncer
 
 TOKEN = "test-token-not-a-secret"
 REPO = "acme/widgets"
+
+SyncerFactory = Callable[..., GitHubSyncer]
 
 
 class MemoryLedger:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
+from typing import Any
 
 import pytest
-from conftest import SyncerFactory
 from fake_github_api import SECONDARY_LIMIT_MESSAGE, FakeGitHub, Fault
-from github_sync_fakes import REPO, CrashingLedger, MemoryLedger, WorkerCrashed, make_run
+from github_sync_fakes import REPO, CrashingLedger, MemoryLedger, SyncerFactory, WorkerCrashed, make_run
 
 from bot.domain.issue_body import TRACKING_KEY, parse_marker
 from bot.domain.models import Requirement, Run, WorkItem
@@ -27,7 +29,7 @@ def marked_keys(github: FakeGitHub, run_id: str = "run-01") -> list[str]:
     return keys
 
 
-def by_key(github: FakeGitHub) -> dict[str, dict[str, object]]:
+def by_key(github: FakeGitHub) -> dict[str, dict[str, Any]]:
     issues = {}
     for issue in github.repos[REPO].issues:
         marker = parse_marker(issue["body"])
@@ -62,9 +64,9 @@ async def test_a_clean_sync_creates_each_item_once_in_dependency_order_with_trac
     # The item's own criteria, not the requirement's, when it has some.
     assert "- [ ] Given a valid SSO account" not in t1_body
     assert "- [ ] Given" not in str(issues["T2"]["body"])
-    assert {label["name"] for label in issues["T1"]["labels"]} == {"pass", "auth"}  # type: ignore[attr-defined,index]
+    assert {label["name"] for label in issues["T1"]["labels"]} == {"pass", "auth"}
     assert set(github.repos[REPO].labels) >= {"pass", "auth"}
-    assert all(i["milestone"]["title"] == "Widget exports v1" for i in github.repos[REPO].issues)  # type: ignore[index]
+    assert all(i["milestone"]["title"] == "Widget exports v1" for i in github.repos[REPO].issues)
 
     tracking = str(issues[TRACKING_KEY]["body"])
     for number in (t1, t2, t3):
@@ -75,7 +77,9 @@ async def test_a_clean_sync_creates_each_item_once_in_dependency_order_with_trac
     assert seen[0] == (0, 4) and seen[-1] == (4, 4)
 
 
-async def test_syncing_the_same_run_again_creates_nothing(github: FakeGitHub, make_syncer: SyncerFactory) -> None:
+async def test_syncing_the_same_run_again_creates_nothing(
+    github: FakeGitHub, make_syncer: SyncerFactory
+) -> None:
     github.add_repo(REPO)
     run = make_run()
     first = await make_syncer().sync(run)
@@ -149,7 +153,13 @@ async def test_a_secondary_rate_limit_is_waited_out_as_retry_after_says(
 ) -> None:
     github.add_repo(REPO)
     github.faults.append(
-        Fault("POST", "/issues", status=403, body={"message": SECONDARY_LIMIT_MESSAGE}, headers={"Retry-After": "1"})
+        Fault(
+            "POST",
+            "/issues",
+            status=403,
+            body={"message": SECONDARY_LIMIT_MESSAGE},
+            headers={"Retry-After": "1"},
+        )
     )
 
     await make_syncer().sync(make_run())
@@ -203,7 +213,9 @@ async def test_a_bad_token_is_a_requirement_with_the_fix_not_a_crash(
     assert github.writes() == []
 
 
-async def test_a_missing_repository_is_a_requirement_naming_it(github: FakeGitHub, make_syncer: SyncerFactory) -> None:
+async def test_a_missing_repository_is_a_requirement_naming_it(
+    github: FakeGitHub, make_syncer: SyncerFactory
+) -> None:
     checks = await make_syncer().check_requirements(make_run())
 
     failed = [c for c in checks if not c.ok]
@@ -231,7 +243,9 @@ async def test_issues_turned_off_and_a_token_without_scope_are_each_named_with_w
 async def test_missing_labels_without_write_access_are_a_requirement(
     github: FakeGitHub, make_syncer: SyncerFactory
 ) -> None:
-    github.add_repo(REPO, permissions={"admin": False, "maintain": False, "push": False, "triage": True, "pull": True})
+    github.add_repo(
+        REPO, permissions={"admin": False, "maintain": False, "push": False, "triage": True, "pull": True}
+    )
 
     checks = await make_syncer().check_requirements(make_run())
 
@@ -240,7 +254,9 @@ async def test_missing_labels_without_write_access_are_a_requirement(
     assert "auth, pass" in failed[req.CREATE_LABELS]
 
 
-async def test_all_requirements_pass_for_a_ready_repository(github: FakeGitHub, make_syncer: SyncerFactory) -> None:
+async def test_all_requirements_pass_for_a_ready_repository(
+    github: FakeGitHub, make_syncer: SyncerFactory
+) -> None:
     github.add_repo(REPO)
 
     checks = await make_syncer().check_requirements(make_run())
@@ -253,7 +269,12 @@ async def test_a_write_refused_with_403_blocks_the_sync_with_the_permission_to_a
 ) -> None:
     github.add_repo(REPO)
     github.faults.append(
-        Fault("POST", "/issues", status=403, body={"message": "Resource not accessible by personal access token"})
+        Fault(
+            "POST",
+            "/issues",
+            status=403,
+            body={"message": "Resource not accessible by personal access token"},
+        )
     )
 
     with pytest.raises(SyncBlocked) as blocked:
@@ -269,12 +290,18 @@ CONFIDENTIAL_TEXT = "Acquisition of Globex closes in Q3; exports must include th
 def confidential_run() -> Run:
     requirements = [
         Requirement(id="FR-001", text="Users can export their widgets as CSV.", explicit_id=True),
-        Requirement(id="FR-002", text=CONFIDENTIAL_TEXT, explicit_id=True, confidential=True, section="Confidential"),
+        Requirement(
+            id="FR-002", text=CONFIDENTIAL_TEXT, explicit_id=True, confidential=True, section="Confidential"
+        ),
     ]
     items = [
         WorkItem(key="T1", title="CSV export", body="Export widgets.", requirement_ids=["FR-001"]),
-        WorkItem(key="T2", title="Globex SKUs", body="Map SKUs.", requirement_ids=["FR-002"], depends_on=["T1"]),
-        WorkItem(key="T3", title="Export docs", body="Document it.", requirement_ids=["FR-001"], depends_on=["T2"]),
+        WorkItem(
+            key="T2", title="Globex SKUs", body="Map SKUs.", requirement_ids=["FR-002"], depends_on=["T1"]
+        ),
+        WorkItem(
+            key="T3", title="Export docs", body="Document it.", requirement_ids=["FR-001"], depends_on=["T2"]
+        ),
     ]
     return make_run(items, requirements=requirements)
 
@@ -337,7 +364,7 @@ async def test_a_hundred_items_are_written_within_the_write_rate_limit(
     assert all(i.number is not None for i in result.issues)
     arrivals = [w.at for w in github.writes()]
     assert len(arrivals) == 102  # the `pass` label, 100 items, the tracking issue
-    assert min(b - a for a, b in zip(arrivals, arrivals[1:], strict=False)) >= interval
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= interval
     # No window of `window` seconds on the server's clock holds more than `cap` writes.
     assert all(arrivals[i + cap] - arrivals[i] >= window for i in range(len(arrivals) - cap))
 
@@ -353,4 +380,17 @@ async def test_an_existing_milestone_is_reused(github: FakeGitHub, make_syncer: 
     await make_syncer(milestone="v1").sync(make_run(run_id="run-b"))
 
     assert len(github.repos[REPO].milestones) == 1
-    assert {i["milestone"]["number"] for i in github.repos[REPO].issues} == {1}  # type: ignore[index]
+    assert {i["milestone"]["number"] for i in github.repos[REPO].issues} == {1}
+
+
+async def test_two_syncs_of_one_run_at_once_create_each_issue_once(
+    github: FakeGitHub, make_syncer: SyncerFactory
+) -> None:
+    github.add_repo(REPO)
+    syncer = make_syncer()
+    run = make_run()
+
+    first, second = await asyncio.gather(syncer.sync(run), syncer.sync(run))
+
+    assert marked_keys(github) == ["T1", "T2", "T3", TRACKING_KEY]
+    assert first.issues == second.issues
