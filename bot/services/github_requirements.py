@@ -55,6 +55,16 @@ def target_check(repo: str | None) -> RequirementCheck:
     )
 
 
+def token_missing(api_url: str, repo: str) -> RequirementCheck:
+    """For bootstrap to show when GITHUB_TOKEN is unset and a real (not dry-run) sync was asked for."""
+    return RequirementCheck(
+        name=TOKEN,
+        ok=False,
+        fix=f"GITHUB_TOKEN is not set, so PASS cannot write to {repo or 'GitHub'} at {api_url}. Create a "
+        f"token — {_token_advice(web_url(api_url), repo or 'the target repository')} — and set GITHUB_TOKEN.",
+    )
+
+
 def token_refused(api_url: str, repo: str) -> RequirementCheck:
     web = web_url(api_url)
     return RequirementCheck(
