@@ -46,4 +46,3 @@ def test_private_repo_allows_confidential_but_never_secrets() -> None:
 
     assert [i.key for i in screening.allowed] == ["A", "B"]
     assert [(r.key, r.reason) for r in screening.refused] == [("C", "secret")]
-
