@@ -161,11 +161,22 @@ class SyncedIssue(Model):
     url: str | None = None
 
 
+class SyncRefusal(Model):
+    """A work item that was not published, and why (never the sensitive text itself)."""
+
+    key: str
+    reason: Literal["confidential", "secret"]
+    detail: str
+
+
 class SyncResult(Model):
     target: str | None = None
     dry_run: bool = True
     issues: list[SyncedIssue] = Field(default_factory=list)
     note: str = ""
+    # The run's tracking issue (lists every item) and the items withheld by the sensitive-data guard.
+    tracking: SyncedIssue | None = None
+    refusals: list[SyncRefusal] = Field(default_factory=list)
 
 
 class Failure(Model):
