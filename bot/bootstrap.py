@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.adapters.github_tracker import GitHubTracker
 from bot.adapters.openai_client import OpenAILlmClient
 from bot.adapters.redis_server import RedisHandle, connect
 from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
+from bot.adapters.redis_sync_ledger import RedisSyncLedger
 from bot.planner.costs import load_cost_policy
 from bot.planner.heuristic import HeuristicPlanner
 from bot.planner.openai_planner import OpenAIPlanner
 from bot.planner.port import Planner
 from bot.policies import Policies, load_policies
 from bot.services.dry_run import DryRunSyncer
+from bot.services.github_sync import GitHubSyncer
 from bot.services.ports import Syncer
 from bot.services.runs import RunService
+from bot.services.write_pacing import WritePacer
 from bot.settings import Settings
 
 
@@ -46,7 +50,12 @@ def build_planner(settings: Settings, redis: RedisHandle) -> tuple[Planner, Open
     return planner, llm
 
 
-def build_syncer(settings: Settings, *, dry_run: bool = False) -> Syncer:
+def build_syncer(settings: Settings, policies: Policies, redis: RedisHandle, *, dry_run: bool = False) -> Syncer:
+    """GitHub when a token is set (and not --dry-run); otherwise the staged backlog goes to disk."""
+    if settings.github_configured and not dry_run:
+        tracker = GitHubTracker.from_settings(settings)
+        pacer = WritePacer(min_interval=policies.limits.github_write_interval_s)
+        return GitHubSyncer(tracker, RedisSyncLedger(redis.client), default_repo=settings.github_repo, pacer=pacer)
     reason = "--dry-run" if dry_run else "GITHUB_TOKEN is not set"
     return DryRunSyncer(settings.runs_dir, reason=reason)
 
@@ -56,7 +65,7 @@ def build(settings: Settings, *, dry_run: bool = False) -> Container:
     redis = connect(settings.redis_url, settings.data_dir)
     store = RedisRunStore(redis.client)
     planner, llm = build_planner(settings, redis)
-    syncer = build_syncer(settings, dry_run=dry_run)
+    syncer = build_syncer(settings, policies, redis, dry_run=dry_run)
     return Container(
         settings=settings,
         policies=policies,

@@ -3,6 +3,7 @@
     PassError                 base of everything PASS raises on purpose
     ├── BadInput              the caller's input cannot be used (exit code 2); message says why
     │   └── PrdRejected       a PRD that is empty, binary, too large or not text
+    ├── RequirementsMissing   a fixable precondition is missing; the run is blocked with the fixes
     ├── IllegalTransition     a run asked to move along an edge the state machine lacks
     ├── TransitionConflict    compare-and-set lost: the run was not in the expected state
     ├── RunNotFound           no run with that id
@@ -29,6 +30,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from bot.domain.models import RequirementCheck
+
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:  # errors sit below the domain; the import is for annotations only
     from bot.domain.models import Usage
 
@@ -43,6 +49,15 @@ class BadInput(PassError):
 
 class PrdRejected(BadInput):
     """A PRD that cannot be planned at all: empty, binary, too large."""
+
+
+class RequirementsMissing(PassError):
+    """A precondition the user can fix is missing (a scope, a permission). The run ends `blocked`
+    with these checks, each carrying its fix; it is a failure to show, not an error to log."""
+
+    def __init__(self, checks: list[RequirementCheck], message: str) -> None:
+        super().__init__(message)
+        self.checks = checks
 
 
 class IllegalTransition(PassError):

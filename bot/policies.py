@@ -58,6 +58,8 @@ class Limits(_Policy):
     max_items_per_run: int = Field(default=60, ge=1)
     # A workspace may not have more than this many runs planning at once.
     max_concurrent_runs_per_workspace: int = Field(default=10, ge=1)
+    # GitHub asks for at least one second between content-creating requests.
+    github_write_interval_s: float = Field(default=1.0, ge=0)
 
 
 class GitHubTrigger(_Policy):

@@ -143,9 +143,7 @@ class GitHubTracker:
         def fetch() -> TokenInfo:
             login = self._github.get_user().login
             scopes = self._github.oauth_scopes
-            return TokenInfo(
-                login=login, scopes=tuple(s.strip() for s in scopes if s.strip()) if scopes else None
-            )
+            return TokenInfo(login=login, scopes=tuple(s.strip() for s in scopes if s.strip()) if scopes else None)
 
         try:
             return await self._call(fetch)
@@ -181,9 +179,7 @@ class GitHubTracker:
 
     async def issues_with_label(self, full_name: str, label: str) -> list[TrackedIssue]:
         def fetch() -> list[TrackedIssue]:
-            issues = self._repo(full_name).get_issues(
-                state="all", labels=[label], sort="created", direction="desc"
-            )
+            issues = self._repo(full_name).get_issues(state="all", labels=[label], sort="created", direction="desc")
             return [
                 TrackedIssue(number=i.number, url=i.html_url, title=i.title, body=i.body or "")
                 for i in issues
@@ -226,9 +222,7 @@ class GitHubTracker:
                     labels=labels,
                     milestone=self._milestone(repo, full_name, milestone),
                 )
-            return TrackedIssue(
-                number=issue.number, url=issue.html_url, title=issue.title, body=issue.body or ""
-            )
+            return TrackedIssue(number=issue.number, url=issue.html_url, title=issue.title, body=issue.body or "")
 
         return await self._call(create)
 

@@ -70,9 +70,7 @@ class Provenance:
     def of(cls, run: Run, plan_hash: str, thread_url: str | None) -> Provenance:
         # Slack user ids, written without "@": on GitHub "@name" would notify a stranger.
         approvers = tuple(
-            f"{a.user} (via {a.via}, {a.at:%Y-%m-%d %H:%M} UTC)"
-            for a in run.approvals
-            if a.decision == "approve"
+            f"{a.user} (via {a.via}, {a.at:%Y-%m-%d %H:%M} UTC)" for a in run.approvals if a.decision == "approve"
         )
         return cls(
             run_id=run.run_id,
@@ -120,9 +118,7 @@ def _fit(body: str, footer: str, run_id: str) -> str:
     full = f"{body}\n\n{footer}"
     if len(full) <= MAX_BODY:
         return full
-    note = (
-        f"\n\n… (truncated to GitHub's {MAX_BODY}-character limit; the full text is in PASS run `{run_id}`)"
-    )
+    note = f"\n\n… (truncated to GitHub's {MAX_BODY}-character limit; the full text is in PASS run `{run_id}`)"
     keep = MAX_BODY - len(footer) - len(note) - 2
     return f"{body[:keep]}{note}\n\n{footer}"
 
@@ -165,8 +161,7 @@ def render_item(
         sections.append(f"### Requirements served (PRD: {prd.title})\n" + "\n".join(lines))
     if item.depends_on:
         sections.append(
-            "### Dependencies\n"
-            + "\n".join(f"- {_blocked_by(d, numbers, withheld)}" for d in item.depends_on)
+            "### Dependencies\n" + "\n".join(f"- {_blocked_by(d, numbers, withheld)}" for d in item.depends_on)
         )
     if item.estimate:
         sections.append(f"Estimate: **{item.estimate}** · PASS item `{item.key}`")
@@ -203,11 +198,7 @@ def render_tracking(
 
     coverage = []
     for requirement in prd.requirements:
-        served = [
-            f"#{numbers[i.key]}"
-            for i in plan.items
-            if requirement.id in i.requirement_ids and i.key in numbers
-        ]
+        served = [f"#{numbers[i.key]}" for i in plan.items if requirement.id in i.requirement_ids and i.key in numbers]
         coverage.append(f"- **{requirement.id}**: {', '.join(served) if served else 'no published item'}")
     if coverage:
         sections.append("### Requirement coverage\n" + "\n".join(coverage))

@@ -29,7 +29,7 @@ from bot.domain.issue_body import (
 from bot.domain.models import Plan, Prd, RequirementCheck, Run, SyncedIssue, SyncRefusal, SyncResult
 from bot.domain.secrets import redact
 from bot.domain.sensitive import screen_plan, secret_refusal
-from bot.errors import BadInput, PassError
+from bot.errors import BadInput, RequirementsMissing
 from bot.logging import get_logger
 from bot.services import github_requirements as req
 from bot.services.issue_tracker import (
@@ -65,13 +65,12 @@ class SyncLedger(Protocol):
     async def record_created(self, run_id: str, key: str, number: int, url: str) -> None: ...
 
 
-class SyncBlocked(PassError):
+class SyncBlocked(RequirementsMissing):
     """GitHub is not ready for this sync; `checks` say what is missing and how to fix it."""
 
     def __init__(self, checks: list[RequirementCheck]) -> None:
         missing = [c.name for c in checks if not c.ok]
-        super().__init__("GitHub sync blocked: " + "; ".join(missing))
-        self.checks = checks
+        super().__init__(checks, "GitHub sync blocked: " + "; ".join(missing))
 
 
 @dataclass(frozen=True)
@@ -148,9 +147,7 @@ class GitHubSyncer:
         except TrackerNotFound:
             return _Inspection([*checks, req.repo_not_found(api, repo_name)], repo_name, None, set())
         except TrackerForbidden as exc:
-            return _Inspection(
-                [*checks, req.repo_forbidden(api, repo_name, str(exc))], repo_name, None, set()
-            )
+            return _Inspection([*checks, req.repo_forbidden(api, repo_name, str(exc))], repo_name, None, set())
         checks += req.repo_checks(repo, token, api)
         labels = await self._read(lambda: self._tracker.label_names(repo_name)) if repo.has_issues else set()
         wanted = {
@@ -193,9 +190,7 @@ class GitHubSyncer:
         plan_hash = run.plan_hash or plan.content_hash()
         screening = screen_plan(plan, prd, public=not repo.private)
         withheld: dict[str, SyncRefusal] = {r.key: r for r in screening.refused}
-        created = await self._known(
-            run.run_id, repo_name, plan_hash, scan=self._pass_label in inspection.labels
-        )
+        created = await self._known(run.run_id, repo_name, plan_hash, scan=self._pass_label in inspection.labels)
         order = dependency_order(screening.allowed)
         total = len(order) + 1
         pending = [item for item in order if item.key not in created]
@@ -228,9 +223,7 @@ class GitHubSyncer:
         created_now = 0
         for item in pending:
             numbers = {key: number for key, (number, _) in created.items()}
-            draft = render_item(
-                item, prd, provenance, numbers=numbers, withheld=withheld, pass_label=self._pass_label
-            )
+            draft = render_item(item, prd, provenance, numbers=numbers, withheld=withheld, pass_label=self._pass_label)
             # Last look at the exact text going out: the footer and PRD title were not screened.
             refusal = secret_refusal(item.key, f"{draft.title}\n{draft.body}")
             if refusal is not None:
@@ -274,9 +267,7 @@ class GitHubSyncer:
         log.info("github.sync.done", run_id=run.run_id, repo=repo_name, note=result.note)
         return result
 
-    async def _known(
-        self, run_id: str, repo_name: str, plan_hash: str, *, scan: bool
-    ) -> dict[str, tuple[int, str]]:
+    async def _known(self, run_id: str, repo_name: str, plan_hash: str, *, scan: bool) -> dict[str, tuple[int, str]]:
         """What exists already: the ledger, healed with markers found on the repository."""
         known = dict(await self._ledger.already_created(run_id))
         if not scan:  # no `pass` label yet, so no issue of ours can exist
@@ -394,9 +385,7 @@ async def _report(progress: SyncProgress | None, done: int, total: int) -> None:
         await progress(done, total)
 
 
-def _note(
-    repo: str, issues: list[SyncedIssue], created_now: int, tracking: int, refusals: list[SyncRefusal]
-) -> str:
+def _note(repo: str, issues: list[SyncedIssue], created_now: int, tracking: int, refusals: list[SyncRefusal]) -> str:
     published = sum(1 for i in issues if i.number is not None)
     earlier = published - created_now
     note = f"{published} issue(s) in {repo}, tracking issue #{tracking}"

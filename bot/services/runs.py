@@ -32,22 +32,13 @@ from bot.domain.models import (
 )
 from bot.domain.status import RunStatus
 from bot.domain.verification import check_prd_content, verify_backlog
-from bot.errors import CostCapReached, LlmError, PassError, TransitionConflict
+from bot.errors import CostCapReached, LlmError, PassError, RequirementsMissing, TransitionConflict
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
 from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
 from bot.services.ports import Syncer, SyncProgress
 
 RunListener = Callable[[Run], Awaitable[None]]
-
-
-class BlockedByRequirement(PassError):
-    """Raised by a planner or syncer when a precondition the user can fix is missing (e.g. a cost
-    cap). The run ends `blocked` with these requirement checks; it is not an error."""
-
-    def __init__(self, checks: list[RequirementCheck], message: str) -> None:
-        super().__init__(message)
-        self.checks = checks
 
 
 @dataclass(frozen=True)
@@ -143,7 +134,7 @@ class RunService:
                 return run
             run = await self._plan(run)
             return await self._verify(run)
-        except BlockedByRequirement as blocked:
+        except RequirementsMissing as blocked:
             return await self._block(run.run_id, blocked.checks, str(blocked))
         except CostCapReached as capped:
             # A cap is a limit the team set, not a crash: the run is blocked with spend and cap.
@@ -452,7 +443,7 @@ class RunService:
             if missing:
                 return await self._block(run_id, missing, "A sync requirement is missing.")
             result = await self.syncer.sync(run, progress)
-        except BlockedByRequirement as blocked:
+        except RequirementsMissing as blocked:
             return await self._block(run_id, blocked.checks, str(blocked))
         except Exception as exc:  # noqa: BLE001 - any error becomes a visible, diagnosed failure
             return await self._fail(run_id, exc)

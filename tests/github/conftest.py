@@ -43,9 +43,7 @@ def make_syncer(github: FakeGitHub, ledger: MemoryLedger) -> SyncerFactory:
             milestone=milestone,
             pacer=pacer or WritePacer(min_interval=0.0, limits=()),
             # Waits that come from GitHub's headers are honoured for real; the fallbacks are short.
-            retry_policy=RetryPolicy(
-                max_attempts=4, fallback_wait=0.05, unavailable_wait=0.05, reset_margin=0.0
-            ),
+            retry_policy=RetryPolicy(max_attempts=4, fallback_wait=0.05, unavailable_wait=0.05, reset_margin=0.0),
         )
 
     return build

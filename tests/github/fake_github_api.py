@@ -62,9 +62,7 @@ ISSUE_SHAPE = _shape("Issue.setUp.txt", "GET", "/issues/28")
 USER_SHAPE = _shape("Repository.testCreateIssueWithAllArguments.txt", "GET", "/users/jacquev6")
 MILESTONE_SHAPE = _shape("Repository.testCreateIssueWithAllArguments.txt", "GET", "/milestones/2")
 LABEL_SHAPE = _shape("Repository.testCreateIssueWithAllArguments.txt", "GET", "/labels/Question")
-CREATED_HEADERS = dict(
-    next(e for e in load_replay("Repository.testCreateIssue.txt") if e.verb == "POST").headers
-)
+CREATED_HEADERS = dict(next(e for e in load_replay("Repository.testCreateIssue.txt") if e.verb == "POST").headers)
 
 SECONDARY_LIMIT_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach "
@@ -212,13 +210,9 @@ class FakeGitHub:
     async def _dispatch(self, request: web.Request, login: str) -> web.Response:
         parts = [p for p in request.path.split("/") if p]
         if parts == ["user"]:
-            return self._reply(
-                200, {**copy.deepcopy(USER_SHAPE), "login": login, "url": f"{self.base_url}/user"}
-            )
+            return self._reply(200, {**copy.deepcopy(USER_SHAPE), "login": login, "url": f"{self.base_url}/user"})
         if len(parts) < 3 or parts[0] != "repos" or f"{parts[1]}/{parts[2]}" not in self.repos:
-            return self._reply(
-                404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
-            )
+            return self._reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
         repo = self.repos[f"{parts[1]}/{parts[2]}"]
         rest = parts[3:]
         method = request.method

@@ -55,9 +55,7 @@ class CrashingLedger(MemoryLedger):
 
 
 def make_tracker(github: FakeGitHub, token: str = TOKEN) -> GitHubTracker:
-    return GitHubTracker(
-        auth=Auth.Token(token), base_url=github.base_url, timeout=1, seconds_between_requests=0
-    )
+    return GitHubTracker(auth=Auth.Token(token), base_url=github.base_url, timeout=1, seconds_between_requests=0)
 
 
 async def thread_link(channel: str, thread_ts: str) -> str | None:
@@ -117,8 +115,6 @@ def make_run(
         plan=plan,
         plan_hash=plan.content_hash(),
         approvals=[
-            Approval(
-                user="U0APPROVER", plan_hash=plan.content_hash(), at=datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
-            )
+            Approval(user="U0APPROVER", plan_hash=plan.content_hash(), at=datetime(2025, 1, 2, 3, 4, tzinfo=UTC))
         ],
     )

@@ -77,9 +77,7 @@ async def test_a_clean_sync_creates_each_item_once_in_dependency_order_with_trac
     assert seen[0] == (0, 4) and seen[-1] == (4, 4)
 
 
-async def test_syncing_the_same_run_again_creates_nothing(
-    github: FakeGitHub, make_syncer: SyncerFactory
-) -> None:
+async def test_syncing_the_same_run_again_creates_nothing(github: FakeGitHub, make_syncer: SyncerFactory) -> None:
     github.add_repo(REPO)
     run = make_run()
     first = await make_syncer().sync(run)
@@ -213,9 +211,7 @@ async def test_a_bad_token_is_a_requirement_with_the_fix_not_a_crash(
     assert github.writes() == []
 
 
-async def test_a_missing_repository_is_a_requirement_naming_it(
-    github: FakeGitHub, make_syncer: SyncerFactory
-) -> None:
+async def test_a_missing_repository_is_a_requirement_naming_it(github: FakeGitHub, make_syncer: SyncerFactory) -> None:
     checks = await make_syncer().check_requirements(make_run())
 
     failed = [c for c in checks if not c.ok]
@@ -243,9 +239,7 @@ async def test_issues_turned_off_and_a_token_without_scope_are_each_named_with_w
 async def test_missing_labels_without_write_access_are_a_requirement(
     github: FakeGitHub, make_syncer: SyncerFactory
 ) -> None:
-    github.add_repo(
-        REPO, permissions={"admin": False, "maintain": False, "push": False, "triage": True, "pull": True}
-    )
+    github.add_repo(REPO, permissions={"admin": False, "maintain": False, "push": False, "triage": True, "pull": True})
 
     checks = await make_syncer().check_requirements(make_run())
 
@@ -254,9 +248,7 @@ async def test_missing_labels_without_write_access_are_a_requirement(
     assert "auth, pass" in failed[req.CREATE_LABELS]
 
 
-async def test_all_requirements_pass_for_a_ready_repository(
-    github: FakeGitHub, make_syncer: SyncerFactory
-) -> None:
+async def test_all_requirements_pass_for_a_ready_repository(github: FakeGitHub, make_syncer: SyncerFactory) -> None:
     github.add_repo(REPO)
 
     checks = await make_syncer().check_requirements(make_run())
@@ -290,18 +282,12 @@ CONFIDENTIAL_TEXT = "Acquisition of Globex closes in Q3; exports must include th
 def confidential_run() -> Run:
     requirements = [
         Requirement(id="FR-001", text="Users can export their widgets as CSV.", explicit_id=True),
-        Requirement(
-            id="FR-002", text=CONFIDENTIAL_TEXT, explicit_id=True, confidential=True, section="Confidential"
-        ),
+        Requirement(id="FR-002", text=CONFIDENTIAL_TEXT, explicit_id=True, confidential=True, section="Confidential"),
     ]
     items = [
         WorkItem(key="T1", title="CSV export", body="Export widgets.", requirement_ids=["FR-001"]),
-        WorkItem(
-            key="T2", title="Globex SKUs", body="Map SKUs.", requirement_ids=["FR-002"], depends_on=["T1"]
-        ),
-        WorkItem(
-            key="T3", title="Export docs", body="Document it.", requirement_ids=["FR-001"], depends_on=["T2"]
-        ),
+        WorkItem(key="T2", title="Globex SKUs", body="Map SKUs.", requirement_ids=["FR-002"], depends_on=["T1"]),
+        WorkItem(key="T3", title="Export docs", body="Document it.", requirement_ids=["FR-001"], depends_on=["T2"]),
     ]
     return make_run(items, requirements=requirements)
 

@@ -7,17 +7,13 @@ import pytest
 from bot.services.issue_tracker import TrackerRateLimited, TrackerRejected, TrackerUnavailable
 from bot.services.write_pacing import RetryPolicy, WritePacer, retry_delay
 
-POLICY = RetryPolicy(
-    max_attempts=4, fallback_wait=60.0, unavailable_wait=1.0, reset_margin=1.0, max_wait=900.0
-)
+POLICY = RetryPolicy(max_attempts=4, fallback_wait=60.0, unavailable_wait=1.0, reset_margin=1.0, max_wait=900.0)
 
 
 def limited(
     retry_after: float | None = None, reset_at: float | None = None, remaining: int | None = None
 ) -> TrackerRateLimited:
-    return TrackerRateLimited(
-        "limited", status=403, retry_after=retry_after, reset_at=reset_at, remaining=remaining
-    )
+    return TrackerRateLimited("limited", status=403, retry_after=retry_after, reset_at=reset_at, remaining=remaining)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,71 @@
+"""`passbot plan --yes` with GITHUB_TOKEN set writes real issues (to a local GitHub) once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from fake_github_api import FakeGitHub
+from github_sync_fakes import REPO, TOKEN
+
+from tests.helpers import PRDS, REPO_ROOT, assert_run_contract, clean_env, stop_embedded_server
+
+
+async def _passbot(*args: str, env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out, err
+
+
+async def test_an_approved_cli_run_creates_each_issue_once(github: FakeGitHub, tmp_path: Path) -> None:
+    github.add_repo(REPO, private=True)
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO_ROOT / "policies", policies)
+    (policies / "limits.yml").write_text("github_write_interval_s: 0\n")
+    data = tmp_path / "data"
+    env = clean_env(data, GITHUB_TOKEN=TOKEN, GITHUB_API_URL=github.base_url, PASS_POLICY_DIR=str(policies))
+    try:
+        code, out, err = await _passbot(
+            "plan", str(PRDS / "02_taskmaster_test_prd_tiny.md"), "--repo", REPO, "--yes", "--json", env=env
+        )
+    finally:
+        stop_embedded_server(data)
+    assert code == 0, err.decode()
+    run = json.loads(out)
+    assert_run_contract(run)
+    assert run["status"] == "synced" and run["sync"]["dry_run"] is False and run["sync"]["target"] == REPO
+    numbers = [i["number"] for i in run["sync"]["issues"]]
+    assert all(isinstance(n, int) for n in numbers) and len(set(numbers)) == 3
+    titles = [i["title"] for i in github.repos[REPO].issues]
+    for item in run["plan"]["items"]:
+        assert titles.count(item["title"]) == 1
+    assert TOKEN not in err.decode()
+
+
+async def test_a_missing_repo_on_github_blocks_with_the_fix(github: FakeGitHub, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = clean_env(data, GITHUB_TOKEN=TOKEN, GITHUB_API_URL=github.base_url)
+    try:
+        code, out, _ = await _passbot(
+            "plan", str(PRDS / "02_taskmaster_test_prd_tiny.md"), "--repo", "acme/missing", "--json", env=env
+        )
+    finally:
+        stop_embedded_server(data)
+    run = json.loads(out)
+    assert code == 3 and run["status"] == "blocked"
+    missing = [r for r in run["requirements"] if not r["ok"]]
+    assert missing and all(r["fix"] for r in missing)
+    assert not github.writes()
