@@ -82,6 +82,7 @@ class PidsCgroup:
             return False
         return True
 
+
 def join(procs_file: str) -> None:
     """Move the calling process into a group. Runs in the child between fork and exec."""
     with open(procs_file, "w") as handle:

@@ -1,12 +1,12 @@
 """What the sandbox raises. Each error carries a `diagnosis` a person can act on.
 
-    PassError
-    └── SandboxError          the sandbox could not do what was asked
-        ├── IsolationBelowMinimum   the best level here is weaker than the policy requires
-        └── AgentFailed             the agent process ended the run
-            ├── AgentCrashed        it exited (or was killed) without a result
-            ├── AgentTimedOut       it ran past its wall-clock budget
-            └── AgentMisbehaved     it broke the protocol too often to keep talking to it
+PassError
+└── SandboxError          the sandbox could not do what was asked
+    ├── IsolationBelowMinimum   the best level here is weaker than the policy requires
+    └── AgentFailed             the agent process ended the run
+        ├── AgentCrashed        it exited (or was killed) without a result
+        ├── AgentTimedOut       it ran past its wall-clock budget
+        └── AgentMisbehaved     it broke the protocol too often to keep talking to it
 """
 
 from __future__ import annotations

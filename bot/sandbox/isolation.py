@@ -92,7 +92,7 @@ def wrap_argv(
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        "--tmpfs", "/tmp",
+        "--tmpfs", "/tmp",  # noqa: S108 - a private tmpfs for the box, the point of the flag
     ]  # fmt: skip
     for path in ro_binds:
         wrapped += ["--ro-bind", str(path), str(path)]

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.sandbox import cgroup
 from bot.sandbox.errors import SandboxError
@@ -48,6 +49,8 @@ ENV_ALLOWLIST = frozenset(
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 _KILL_GRACE_S = 2.0
+# bwrap mounts a private tmpfs here; host paths below it must be bound back in to stay visible.
+_HIDDEN_BY_BWRAP = Path("/tmp")  # noqa: S108 - a mount point, not a temp file
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,16 @@ class SandboxResult:
         if self.kill_reason == "output-limit":
             return "killed for flooding its output"
         if self.signal is not None:
-            name = signal.Signals(self.signal).name if self.signal in signal.valid_signals() else str(self.signal)
+            name = (
+                signal.Signals(self.signal).name
+                if self.signal in signal.valid_signals()
+                else str(self.signal)
+            )
             return f"killed by {name}{_SIGNAL_HINTS.get(self.signal, '')}"
         return f"exit code {self.exit_code}"
 
 
-_SIGNAL_HINTS = {
+_SIGNAL_HINTS: dict[int, str] = {
     signal.SIGXCPU: " (CPU-time limit)",
     signal.SIGXFSZ: " (file-size limit)",
     signal.SIGKILL: " (killed: CPU hard limit or out of memory)",
@@ -131,7 +138,7 @@ def default_ro_binds(extra: Sequence[Path] = ()) -> list[Path]:
     binds: list[Path] = []
     for path in candidates:
         resolved = path.resolve()
-        if resolved.is_relative_to("/tmp") and resolved.exists() and resolved not in binds:
+        if resolved.is_relative_to(_HIDDEN_BY_BWRAP) and resolved.exists() and resolved not in binds:
             binds.append(resolved)
     return binds
 
@@ -195,7 +202,7 @@ async def spawn_sandboxed(
     *,
     workspace: Path,
     level: IsolationLevel | None = None,
-    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
+    limits: Limits = Limits(),
     env: Mapping[str, str] | None = None,
     ro_binds: Sequence[Path] = (),
     stdin_pipe: bool = False,
@@ -203,7 +210,7 @@ async def spawn_sandboxed(
 ) -> SandboxProcess:
     if not argv:
         raise SandboxError("empty command")
-    workspace = workspace.resolve()
+    workspace = workspace.resolve()  # noqa: ASYNC240 - no I/O beyond a cached stat
     if not workspace.is_dir():
         raise SandboxError(f"workspace {workspace} is not a directory")
     reached = level if level is not None else await detect_isolation()
@@ -306,7 +313,7 @@ async def run_sandboxed(
     workspace: Path,
     level: IsolationLevel | None = None,
     timeout_s: float = 60.0,
-    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
+    limits: Limits = Limits(),
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
     ro_binds: Sequence[Path] = (),
@@ -326,10 +333,12 @@ async def run_sandboxed(
     out_task = asyncio.create_task(_drain(proc.stdout, limits.output_bytes, budget))
     err_task = asyncio.create_task(_drain(proc.stderr, limits.output_bytes, budget))
     feed_task = asyncio.create_task(_feed(proc, stdin)) if stdin is not None else None
-    finished = asyncio.gather(proc.wait(), out_task, err_task)
-    flood = asyncio.create_task(budget.exceeded.wait())
+    finished: asyncio.Future[Any] = asyncio.gather(proc.wait(), out_task, err_task)
+    flood: asyncio.Future[Any] = asyncio.ensure_future(budget.exceeded.wait())
     try:
-        done, _ = await asyncio.wait({finished, flood}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {finished, flood}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
         if finished not in done:
             box.kill("output-limit" if flood in done else "timeout")
             # An escaped grandchild could hold the pipes open; stop reading after a grace period.
