@@ -26,17 +26,29 @@ class RepoFinding(Finding):
     text: str = Field(default="", exclude=True)
 
 
-def located(check: str, file: str | None, line: int | None, text: str, *, code: str | None = None,
-            severity: Severity = Severity.ERROR) -> RepoFinding:  # fmt: skip
+def located(
+    check: str,
+    file: str | None,
+    line: int | None,
+    text: str,
+    *,
+    code: str | None = None,
+    severity: Severity = Severity.ERROR,
+    code_last: bool = False,
+) -> RepoFinding:
     where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
-    prefix = f"{code} " if code else ""
+    if code and code_last:
+        shown = f"{text}  [{code}]"
+    else:
+        shown = f"{code} {text}" if code else text
     return RepoFinding(
         check=check,
         severity=severity,
-        message=f"{where}{prefix}{text}".strip(),
+        message=f"{where}{shown}".strip(),
         file=file,
         line=line,
         code=code,
+        text=text,
     )
 
 
