@@ -301,8 +301,8 @@ async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
 def _signal_of(level: IsolationLevel, returncode: int) -> int | None:
     if returncode < 0:
         return -returncode
-    # bwrap reports a child killed by signal N as exit code 128+N.
-    if level is IsolationLevel.BWRAP and 128 < returncode < 160:
+    # bwrap and unshare report a child killed by signal N as exit code 128+N.
+    if level is not IsolationLevel.RLIMITS and 128 < returncode < 160:
         return returncode - 128
     return None
 

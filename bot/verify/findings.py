@@ -37,10 +37,9 @@ def located(
     code_last: bool = False,
 ) -> RepoFinding:
     where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+    shown = f"{code} {text}" if code else text
     if code and code_last:
         shown = f"{text}  [{code}]"
-    else:
-        shown = f"{code} {text}" if code else text
     return RepoFinding(
         check=check,
         severity=severity,
