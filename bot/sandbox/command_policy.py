@@ -213,8 +213,9 @@ def _path_outside(arg: str, root: Path) -> str | None:
         value = arg.split("=", 1)[1]
     if value.startswith("~"):
         return value
-    if not (value.startswith("/") or "/" in value or value == ".." or value.startswith("..")):
+    candidate = root / value.split("::", 1)[0]
+    looks_like_path = value.startswith("/") or "/" in value or value.startswith("..")
+    if not looks_like_path and not candidate.is_symlink():
         return None
     # Resolving follows symlinks, so a link in the repo pointing at /etc counts as outside.
-    resolved = (root / value.split("::", 1)[0]).resolve()
-    return None if resolved.is_relative_to(root) else value
+    return None if candidate.resolve().is_relative_to(root) else value
