@@ -1,0 +1,1 @@
+"""The subprocess sandbox (bwrap → unshare → rlimits), the agent process and its broker."""

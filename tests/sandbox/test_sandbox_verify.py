@@ -1,0 +1,133 @@
+"""Repository verification: exactly the problems a repo has, and a diagnosis that points at them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import ALL_LEVELS, AVAILABLE, FIXTURES, Recorder, at
+
+from bot.errors import BadInput
+from bot.sandbox.command_policy import CommandPolicy, CommandsFile
+from bot.sandbox.isolation import IsolationLevel
+from bot.verify.repo import verify_repo
+
+SAMPLE = FIXTURES / "sample_repo"
+HOSTILE_REPOS = FIXTURES / "hostile_repos"
+BEST = max(level for level, works in AVAILABLE.items() if works)
+
+EXPECTED = [
+    ("ruff", "error", "src/sample/calc.py:1: F401 `os` imported but unused"),
+    (
+        "mypy",
+        "error",
+        'src/sample/calc.py:9: Incompatible return value type (got "int", expected "str")  [return-value]',
+    ),
+    (
+        "pytest",
+        "error",
+        "tests/test_calc.py:8: tests/test_calc.py::test_add_is_wrong_on_purpose failed: assert 4 == 5",
+    ),
+]
+
+
+@at(*ALL_LEVELS)
+async def test_the_sample_repo_gets_exactly_its_three_problems_and_a_pointed_diagnosis(
+    policy: CommandPolicy, level: IsolationLevel, recorder: Recorder
+) -> None:
+    result = await verify_repo(SAMPLE, policy, level=level, record=recorder)
+    assert [(f.check, f.severity.value, f.message) for f in result.findings] == EXPECTED
+    assert not result.passed
+    assert result.isolation == level.label
+    assert {c.name: c.status for c in result.checks} == {
+        "ruff": "failed",
+        "mypy": "failed",
+        "pytest": "failed",
+        "bandit": "passed",
+        "secrets": "passed",
+    }
+    diagnosis = result.diagnosis
+    assert diagnosis is not None
+    assert diagnosis.failing_check == "ruff"
+    assert (
+        diagnosis.likely_cause == "lint rule F401 is broken at src/sample/calc.py:1: `os` imported but unused"
+    )
+    assert diagnosis.lines == [f"{check}: {message}" for check, _, message in EXPECTED]
+    assert result.time_to_diagnosis_s is not None and result.time_to_diagnosis_s >= 0
+    # Checks run two at a time, so events arrive in completion order.
+    assert sorted(e["name"] for e in recorder.events) == ["bandit", "mypy", "pytest", "ruff"]
+
+
+async def test_findings_keep_the_contracts_json_shape(policy: CommandPolicy) -> None:
+    result = await verify_repo(SAMPLE, policy, level=BEST)
+    payload = result.to_json()
+    assert all(set(f) == {"check", "severity", "message", "item_key"} for f in payload["findings"])
+    assert result.report().model_dump(mode="json")["findings"] == payload["findings"]
+
+
+async def test_a_test_that_sleeps_forever_is_killed_and_named(policy: CommandPolicy) -> None:
+    result = await verify_repo(HOSTILE_REPOS / "sleepy", policy, level=BEST, check_timeout_s=3)
+    pytest_run = next(c for c in result.checks if c.name == "pytest")
+    assert pytest_run.status == "timed_out"
+    assert result.diagnosis is not None and result.diagnosis.failing_check == "pytest"
+    assert "tests/test_sleep.py::test_sleeps_forever never finished" in result.diagnosis.likely_cause
+
+
+async def test_a_repo_asking_for_a_denied_command_gets_a_finding_naming_the_rule(
+    policy: CommandPolicy,
+) -> None:
+    result = await verify_repo(HOSTILE_REPOS / "denied", policy, level=BEST)
+    statuses = {c.name: (c.status, c.rule) for c in result.checks}
+    assert statuses == {
+        "exfiltrate": ("blocked", "no-network-tools"),
+        "lint": ("passed", None),
+        "secrets": ("passed", None),
+    }
+    assert result.findings[0].check == "exfiltrate"
+    assert "blocked by rule 'no-network-tools'" in result.findings[0].message
+    assert result.diagnosis is not None
+    assert "blocked by command-policy rule 'no-network-tools'" in result.diagnosis.likely_cause
+
+
+async def test_a_committed_token_is_found_without_being_repeated(
+    policy: CommandPolicy, tmp_path: Path
+) -> None:
+    token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+    repo = tmp_path / "leaky"
+    repo.mkdir()
+    (repo / "settings.txt").write_text(f"name = demo\ntoken = {token}\n")
+    result = await verify_repo(repo, policy, level=BEST)
+    assert [(f.check, f.message.split(" (")[0]) for f in result.findings] == [
+        ("secrets", "settings.txt:2: github-pat GitHub personal access token")
+    ]
+    assert token not in str(result.to_json())
+
+
+async def test_a_git_url_is_cloned_and_verified_like_a_local_path(
+    policy: CommandPolicy, tmp_path: Path
+) -> None:
+    origin = tmp_path / "origin"
+    subprocess.run(["cp", "-r", str(SAMPLE), str(origin)], check=True)
+    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git[:3], "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "sample"], check=True)
+    result = await verify_repo(f"file://{origin}#main", policy, level=BEST)
+    assert [(f.check, f.severity.value, f.message) for f in result.findings] == EXPECTED
+
+
+async def test_an_unknown_target_is_bad_input(policy: CommandPolicy) -> None:
+    with pytest.raises(BadInput, match="neither a directory"):
+        await verify_repo("not a repo at all", policy, level=BEST)
+
+
+async def test_below_the_minimum_isolation_verification_is_blocked_with_the_fix(
+    policy: CommandPolicy,
+) -> None:
+    strict = CommandPolicy(
+        CommandsFile.model_validate({**policy.spec.model_dump(), "sandbox": {"min_isolation": "bwrap"}})
+    )
+    result = await verify_repo(SAMPLE, strict, level=IsolationLevel.RLIMITS)
+    assert not result.passed and result.checks == []
+    assert "apt-get install -y bubblewrap" in (result.requirements[0].fix or "")
