@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.adapters.github_tracker import GitHubTracker
 from bot.adapters.openai_client import OpenAILlmClient
@@ -10,11 +11,14 @@ from bot.adapters.redis_server import RedisHandle, connect
 from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
 from bot.adapters.redis_sync_ledger import RedisSyncLedger
+from bot.domain.models import Actor
 from bot.planner.costs import load_cost_policy
-from bot.planner.heuristic import HeuristicPlanner
 from bot.planner.openai_planner import OpenAIPlanner
 from bot.planner.port import Planner
 from bot.policies import Policies, load_policies
+from bot.sandbox.broker import RecordFn
+from bot.sandbox.command_policy import DEFAULT_COMMANDS_FILE, CommandPolicy, load_command_policy
+from bot.sandbox.sandboxed_planner import SandboxedPlanner
 from bot.services.dry_run import DryRunSyncer
 from bot.services.github_sync import GitHubSyncer
 from bot.services.ports import Syncer
@@ -40,10 +44,35 @@ class Container:
         await self.redis.close()
 
 
-def build_planner(settings: Settings, redis: RedisHandle) -> tuple[Planner, OpenAILlmClient | None]:
-    """The OpenAI planner when a key is set, else the offline heuristic planner."""
+def build_command_policy(settings: Settings) -> CommandPolicy:
+    path = settings.policy_dir / "commands.yml"
+    return load_command_policy(path if path.exists() else DEFAULT_COMMANDS_FILE)
+
+
+def audit_recorder(store: RedisRunStore) -> RecordFn:
+    """Sandbox and broker events (each request and its decision) into the audit log."""
+
+    async def record(event: dict[str, Any]) -> None:
+        detail = dict(event)
+        action = str(detail.pop("event", "agent.event"))
+        actor = Actor(str(detail.pop("actor", "agent")))
+        run_id = detail.pop("run_id", None)
+        await store.record(
+            str(run_id) if run_id else None, actor=actor, actor_id="sandbox", action=action, detail=detail
+        )
+
+    return record
+
+
+def build_planner(
+    settings: Settings, redis: RedisHandle, store: RedisRunStore
+) -> tuple[Planner, OpenAILlmClient | None]:
+    """The OpenAI planner when a key is set, else the offline heuristic planner in the sandbox."""
     if not settings.llm_configured:
-        return HeuristicPlanner(), None
+        sandboxed = SandboxedPlanner(
+            policy=build_command_policy(settings), record=audit_recorder(store), planner="heuristic", name="heuristic"
+        )
+        return sandboxed, None
     costs = load_cost_policy(settings.policy_dir / "costs.yml")
     llm = OpenAILlmClient.from_settings(settings)
     planner = OpenAIPlanner(llm, settings.model, costs, ledger=RedisSpendLedger(redis.client))
@@ -64,7 +93,7 @@ def build(settings: Settings, *, dry_run: bool = False) -> Container:
     policies = load_policies(settings.policy_dir)
     redis = connect(settings.redis_url, settings.data_dir)
     store = RedisRunStore(redis.client)
-    planner, llm = build_planner(settings, redis)
+    planner, llm = build_planner(settings, redis, store)
     syncer = build_syncer(settings, policies, redis, dry_run=dry_run)
     return Container(
         settings=settings,

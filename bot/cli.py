@@ -151,6 +151,34 @@ async def cmd_audit(c: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_verify(c: Container, args: argparse.Namespace) -> int:
+    """Shift-left repo verification: lint, types, tests, security, each in the sandbox."""
+    from bot.bootstrap import audit_recorder, build_command_policy
+    from bot.verify.repo import verify_repo
+
+    result = await verify_repo(
+        args.target,
+        build_command_policy(c.settings),
+        record=audit_recorder(c.store),
+        clone_token=c.settings.github_token,
+        git_base_url=_git_base_url(c.settings.github_api_url),
+    )
+    if args.json:
+        print(json.dumps(result.to_json()))
+    elif result.diagnosis is not None:
+        print(result.diagnosis.render())
+    else:
+        print(f"All {len(result.checks)} checks passed ({result.isolation} sandbox).")
+    return EXIT_OK if result.passed else EXIT_BLOCKED
+
+
+def _git_base_url(api_url: str) -> str:
+    """github.com's API is api.github.com; Enterprise serves it under <host>/api/v3."""
+    if "api.github.com" in api_url:
+        return "https://github.com"
+    return api_url.split("/api/")[0].rstrip("/")
+
+
 async def cmd_doctor(settings: Settings) -> int:
     from bot.doctor import render, run_checks
 
@@ -193,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--run", help="only this run's events")
     export.add_argument("--since", help="only events at or after this ISO time")
 
+    verify = sub.add_parser("verify", help="run a repo's lint, type, test and security checks in the sandbox")
+    verify.add_argument("target", help="a local path, a git URL, or owner/name[@ref]")
+    verify.add_argument("--json", action="store_true")
+
     sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
     return parser
 
@@ -204,6 +236,7 @@ HANDLERS: dict[str, Handler] = {
     "reject": cmd_reject,
     "status": cmd_status,
     "audit": cmd_audit,
+    "verify": cmd_verify,
 }
 
 

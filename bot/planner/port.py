@@ -30,6 +30,8 @@ class PlanOutcome:
     findings: list[Finding] = field(default_factory=list)
     # Repair rounds the planner needed (each counts as a retry loop on the run).
     retries: int = 0
+    # The sandbox level planning ran under ("bwrap", "unshare", "rlimits"); None when in-process.
+    isolation: str | None = None
 
 
 class Planner(Protocol):

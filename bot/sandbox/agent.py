@@ -156,9 +156,7 @@ async def run_job(reader: LineReader, writer: IO[bytes]) -> int:
         outcome = await planner.plan(job.prd, context)
     except Exception as exc:  # noqa: BLE001 - any planner error becomes a reported failure
         tail = "".join(traceback.format_exception(exc)[-3:])
-        client.send(
-            AgentFailure(type="failure", message=redact(f"{type(exc).__name__}: {exc}\n{tail}")[:19_000])
-        )
+        client.send(AgentFailure(type="failure", message=redact(f"{type(exc).__name__}: {exc}\n{tail}")[:19_000]))
         return 1
     client.send(
         Result(

@@ -259,9 +259,7 @@ class Broker:
                 ),
             )
 
-    async def _answer(
-        self, request: LlmRequest | CommandRequest | FileReadRequest | FileListRequest
-    ) -> Response:
+    async def _answer(self, request: LlmRequest | CommandRequest | FileReadRequest | FileListRequest) -> Response:
         if isinstance(request, LlmRequest):
             self.last_request = f"llm.complete #{request.id}"
             return await self._complete(request)
@@ -274,9 +272,7 @@ class Broker:
         self.last_request = f"file.list #{request.id}"
         return await self._list_files(request)
 
-    async def _deny(
-        self, request_type: str, request_id: int, rule: str, reason: str, **detail: Any
-    ) -> Response:
+    async def _deny(self, request_type: str, request_id: int, rule: str, reason: str, **detail: Any) -> Response:
         self.refused += 1
         await self._record(
             "agent.request",
@@ -436,8 +432,6 @@ def _how_it_ended(box: SandboxProcess, code: int) -> str:
         return f"killed: {box.kill_reason}"
     if code < 0 or (box.level is not IsolationLevel.RLIMITS and 128 < code < 160):
         number = -code if code < 0 else code - 128
-        hint = {9: " — CPU hard limit or memory", 24: " — CPU-time limit", 25: " — file-size limit"}.get(
-            number, ""
-        )
+        hint = {9: " — CPU hard limit or memory", 24: " — CPU-time limit", 25: " — file-size limit"}.get(number, "")
         return f"killed by signal {number}{hint}"
     return f"exit code {code}"

@@ -171,9 +171,7 @@ def load_command_policy(path: Path = DEFAULT_COMMANDS_FILE) -> CommandPolicy:
 def _to_argv(command: str | Sequence[str]) -> tuple[str, ...] | Decision:
     if isinstance(command, str):
         if _SHELL_CHARS.search(command):
-            return Decision(
-                False, "shell-syntax", "the command uses shell syntax; send an argv list", (command,)
-            )
+            return Decision(False, "shell-syntax", "the command uses shell syntax; send an argv list", (command,))
         try:
             return tuple(shlex.split(command))
         except ValueError:
@@ -192,16 +190,12 @@ def _structural_refusal(argv: tuple[str, ...], workspace: Path) -> Decision | No
     if operators:
         return Decision(False, "shell-syntax", f"shell syntax {operators[0]!r} is not interpreted", argv)
     if "/" in argv[0]:
-        return Decision(
-            False, "bare-program", "the program must be a bare name found on the sandbox PATH", argv
-        )
+        return Decision(False, "bare-program", "the program must be a bare name found on the sandbox PATH", argv)
     root = workspace.resolve()
     for arg in argv[1:]:
         outside = _path_outside(arg, root)
         if outside is not None:
-            return Decision(
-                False, "path-outside-workspace", f"argument {outside!r} is outside the workspace", argv
-            )
+            return Decision(False, "path-outside-workspace", f"argument {outside!r} is outside the workspace", argv)
     return None
 
 

@@ -93,11 +93,7 @@ class SandboxResult:
         if self.kill_reason == "output-limit":
             return "killed for flooding its output"
         if self.signal is not None:
-            name = (
-                signal.Signals(self.signal).name
-                if self.signal in signal.valid_signals()
-                else str(self.signal)
-            )
+            name = signal.Signals(self.signal).name if self.signal in signal.valid_signals() else str(self.signal)
             return f"killed by {name}{_SIGNAL_HINTS.get(self.signal, '')}"
         return f"exit code {self.exit_code}"
 
@@ -336,9 +332,7 @@ async def run_sandboxed(
     finished: asyncio.Future[Any] = asyncio.gather(proc.wait(), out_task, err_task)
     flood: asyncio.Future[Any] = asyncio.ensure_future(budget.exceeded.wait())
     try:
-        done, _ = await asyncio.wait(
-            {finished, flood}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait({finished, flood}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         if finished not in done:
             box.kill("output-limit" if flood in done else "timeout")
             # An escaped grandchild could hold the pipes open; stop reading after a grace period.

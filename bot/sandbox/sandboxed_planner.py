@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.domain.models import Prd
 from bot.planner.port import LlmClient, PlanningContext, PlanOutcome
@@ -82,17 +83,21 @@ class SandboxedPlanner:
         return self._level if self._level is not None else await detect_isolation()
 
     async def plan(self, prd: Prd, context: PlanningContext) -> PlanOutcome:
+        async def record(event: dict[str, Any]) -> None:
+            # Every agent event names the run it belongs to, for the audit log.
+            await self._record({"run_id": context.run_id, **event})
+
         level = await self.isolation()
         requirement = isolation_requirement(level, self._policy.sandbox.minimum)
         if not requirement.ok:
-            await self._record({"event": "agent.blocked", "actor": "system", "requirement": requirement.name})
+            await record({"event": "agent.blocked", "actor": "system", "requirement": requirement.name})
             raise IsolationBelowMinimum(requirement)
         workspace = await fresh_workspace(self._repo_path, self._workspace_parent)
         try:
             broker = Broker(
                 workspace=workspace,
                 policy=self._policy,
-                record=self._record,
+                record=record,
                 llm=self._llm,
                 level=level,
                 limits=self._limits,
@@ -119,4 +124,5 @@ class SandboxedPlanner:
             usage=run.usage,
             findings=list(run.result.findings),
             retries=run.result.retries,
+            isolation=level.name.lower(),
         )

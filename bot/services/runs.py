@@ -30,12 +30,14 @@ from bot.domain.models import (
     VerificationReport,
     utcnow,
 )
+from bot.domain.secrets import redact
 from bot.domain.status import RunStatus
 from bot.domain.verification import check_prd_content, verify_backlog
 from bot.errors import CostCapReached, LlmError, PassError, RequirementsMissing, TransitionConflict
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
 from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
+from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum
 from bot.services.ports import Syncer, SyncProgress
 
 RunListener = Callable[[Run], Awaitable[None]]
@@ -136,6 +138,11 @@ class RunService:
             return await self._verify(run)
         except RequirementsMissing as blocked:
             return await self._block(run.run_id, blocked.checks, str(blocked))
+        except IsolationBelowMinimum as weak:
+            return await self._block(run.run_id, [weak.requirement], str(weak))
+        except AgentFailed as agent:
+            failure = Failure(step="planning", message=redact(str(agent))[:500], diagnosis=agent.diagnosis)
+            return await self.fail(run.run_id, failure)
         except CostCapReached as capped:
             # A cap is a limit the team set, not a crash: the run is blocked with spend and cap.
             await self._add_usage(run.run_id, capped.usage)
@@ -202,6 +209,7 @@ class RunService:
                     "plan": plan,
                     "usage": r.usage + outcome.usage,
                     "retries": r.retries + outcome.retries,
+                    "isolation": outcome.isolation or r.isolation,
                     "verification": VerificationReport(passed=False, findings=list(outcome.findings)),
                 }
             )

@@ -102,6 +102,4 @@ def diagnose(runs: list[CheckRun], *, max_lines: int = 8) -> Diagnosis | None:
             shown = [f"{run.name}: {run.detail or run.status}"]
         lines.extend(shown)
     summary = f"{len(failing)} of {len(runs)} checks failed: " + ", ".join(_count(r) for r in failing)
-    return Diagnosis(
-        failing_check=first.name, summary=summary, lines=lines[:max_lines], likely_cause=_cause(first)
-    )
+    return Diagnosis(failing_check=first.name, summary=summary, lines=lines[:max_lines], likely_cause=_cause(first))

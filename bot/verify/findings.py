@@ -124,9 +124,7 @@ def parse_pytest(check: str, result: SandboxResult, workspace: Path) -> list[Rep
     for line in result.stdout.splitlines():
         if match := _PYTEST_FAILED.match(line.strip()):
             node = match["node"]
-            found.append(
-                located(check, node.split("::")[0], None, f"{node} failed: {match['msg'] or ''}".strip())
-            )
+            found.append(located(check, node.split("::")[0], None, f"{node} failed: {match['msg'] or ''}".strip()))
     return found
 
 

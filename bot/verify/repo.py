@@ -63,9 +63,7 @@ class RepoVerification:
         return {
             "target": self.target,
             "passed": self.passed,
-            "findings": [
-                Finding.model_validate(f.model_dump()).model_dump(mode="json") for f in self.findings
-            ],
+            "findings": [Finding.model_validate(f.model_dump()).model_dump(mode="json") for f in self.findings],
             "checks": [c.to_json() for c in self.checks],
             "diagnosis": self.diagnosis.to_json() if self.diagnosis else None,
             "isolation": self.isolation,
@@ -97,9 +95,7 @@ async def verify_repo(
         return RepoVerification(
             target=str(target),
             passed=False,
-            findings=[
-                Finding(check="sandbox", severity=Severity.ERROR, message=requirement.fix or requirement.name)
-            ],
+            findings=[Finding(check="sandbox", severity=Severity.ERROR, message=requirement.fix or requirement.name)],
             checks=[],
             diagnosis=Diagnosis("sandbox", "verification blocked", [requirement.name], requirement.fix or ""),
             isolation=reached.label,
@@ -110,9 +106,7 @@ async def verify_repo(
     source = Path(target)
     is_dir = await asyncio.to_thread(source.is_dir)
     if not (isinstance(target, Path) or is_dir):
-        clone_dir = Path(
-            await asyncio.to_thread(tempfile.mkdtemp, prefix="passbot-clone-", dir=workspace_parent)
-        )
+        clone_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="passbot-clone-", dir=workspace_parent))
         source = clone_dir / "repo"
         await clone_repo(str(target), source, token=clone_token, git_base_url=git_base_url)
     elif not is_dir:
@@ -202,9 +196,7 @@ async def _run_check(
     decision = policy.decide(list(spec.argv), workspace)
     if not decision.allowed:
         finding = located(spec.name, None, None, f"`{' '.join(spec.argv)}` {decision.describe()}")
-        run = CheckRun(
-            spec.name, spec.argv, "blocked", rule=decision.rule, detail=decision.reason, findings=[finding]
-        )
+        run = CheckRun(spec.name, spec.argv, "blocked", rule=decision.rule, detail=decision.reason, findings=[finding])
         return run, None
     timeout = spec.timeout_s or check_timeout_s or policy.sandbox.check_timeout_s
     result = await run_sandboxed(
@@ -217,9 +209,7 @@ async def _run_check(
     findings = PARSERS[spec.parser](spec.name, result, workspace)
 
     def finished(status: str, detail: str = "") -> tuple[CheckRun, SandboxResult]:
-        run = CheckRun(
-            spec.name, spec.argv, status, result.duration_s, result.exit_code, None, detail, findings
-        )
+        run = CheckRun(spec.name, spec.argv, status, result.duration_s, result.exit_code, None, detail, findings)
         return run, result
 
     if result.timed_out:
@@ -275,9 +265,7 @@ def scan_for_secrets(root: Path) -> CheckRun:
             message = f"{hit.description} ({hit.redacted_preview(text)})"
             findings.append(located("secrets", str(relative), line, message, code=hit.rule_id))
     status = "failed" if findings else "passed"
-    return CheckRun(
-        "secrets", ("secret-scan",), status, round(time.monotonic() - started, 4), findings=findings
-    )
+    return CheckRun("secrets", ("secret-scan",), status, round(time.monotonic() - started, 4), findings=findings)
 
 
 def clone_url(target: str, git_base_url: str) -> tuple[str, str | None]:

@@ -94,9 +94,7 @@ def _mypy_names_targets(config: str) -> bool:
 
 
 def _has_tests(root: Path, files: list[Path]) -> bool:
-    return (root / "tests").is_dir() or any(
-        p.name.startswith("test_") or p.name.endswith("_test.py") for p in files
-    )
+    return (root / "tests").is_dir() or any(p.name.startswith("test_") or p.name.endswith("_test.py") for p in files)
 
 
 def detect_checks(
