@@ -179,6 +179,27 @@ def _git_base_url(api_url: str) -> str:
     return api_url.split("/api/")[0].rstrip("/")
 
 
+async def cmd_token(c: Container, args: argparse.Namespace) -> int:
+    from bot.adapters.api_tokens import ApiTokenStore, parse_scopes
+
+    tokens = ApiTokenStore(c.store.client)
+    action = args.token_command
+    if action == "create":
+        secret = await tokens.create(args.name, parse_scopes(args.scopes))
+        _say(f"Token {args.name!r} created. It is shown once; PASS keeps only its hash.")
+        print(secret)
+        return EXIT_OK
+    if action == "revoke":
+        if await tokens.revoke(args.name):
+            _say(f"Token {args.name!r} revoked.")
+            return EXIT_OK
+        _say(f"No token named {args.name!r}.")
+        return EXIT_BAD_INPUT
+    for known in await tokens.list():
+        print(f"{known.name}  {','.join(sorted(known.scopes))}  created {known.created_at:%Y-%m-%d %H:%M}")
+    return EXIT_OK
+
+
 async def cmd_doctor(settings: Settings) -> int:
     from bot.doctor import render, run_checks
 
@@ -221,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--run", help="only this run's events")
     export.add_argument("--since", help="only events at or after this ISO time")
 
+    token = sub.add_parser("token", help="API bearer tokens for POST /api/runs and GET /api/runs/{id}")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="print a new token once (only its hash is stored)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", default="runs:write,runs:read", help="runs:write, runs:read (none can approve)")
+    token_sub.add_parser("list")
+    revoke = token_sub.add_parser("revoke")
+    revoke.add_argument("name")
+
     verify = sub.add_parser("verify", help="run a repo's lint, type, test and security checks in the sandbox")
     verify.add_argument("target", help="a local path, a git URL, or owner/name[@ref]")
     verify.add_argument("--json", action="store_true")
@@ -237,6 +267,7 @@ HANDLERS: dict[str, Handler] = {
     "status": cmd_status,
     "audit": cmd_audit,
     "verify": cmd_verify,
+    "token": cmd_token,
 }
 
 

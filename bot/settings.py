@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     http_port: int = Field(default=3000, validation_alias="PASS_HTTP_PORT")
     webhook_secret: SecretStr | None = Field(default=None, validation_alias="PASS_WEBHOOK_SECRET")
     github_webhook_secret: SecretStr | None = Field(default=None, validation_alias="PASS_GITHUB_WEBHOOK_SECRET")
+    # More webhook sources, each with its own secret: "ci=secret1,jira=secret2" (header X-Pass-Source).
+    webhook_source_secrets: SecretStr | None = Field(default=None, validation_alias="PASS_WEBHOOK_SOURCES")
     log_format: str = Field(default="auto", validation_alias="PASS_LOG_FORMAT")
     log_level: str = Field(default="info", validation_alias="PASS_LOG_LEVEL")
 
@@ -48,6 +50,18 @@ class Settings(BaseSettings):
     @property
     def github_configured(self) -> bool:
         return self.github_token is not None and bool(self.github_token.get_secret_value())
+
+    def webhook_secrets(self) -> dict[str, str]:
+        """Secrets by webhook source; PASS_WEBHOOK_SECRET is the source named "default"."""
+        secrets: dict[str, str] = {}
+        if self.webhook_secret and self.webhook_secret.get_secret_value():
+            secrets["default"] = self.webhook_secret.get_secret_value()
+        if self.webhook_source_secrets:
+            for pair in self.webhook_source_secrets.get_secret_value().split(","):
+                name, _, secret = pair.partition("=")
+                if name.strip() and secret.strip():
+                    secrets[name.strip()] = secret.strip()
+        return secrets
 
     @property
     def runs_dir(self) -> Path:

@@ -84,13 +84,9 @@ async def test_a_planner_runs_inside_the_agent_and_its_requests_are_recorded(
     ]
 
 
-async def test_llm_calls_go_through_the_broker_which_meters_them(
-    policy, recorder: Recorder, prd: Prd
-) -> None:
+async def test_llm_calls_go_through_the_broker_which_meters_them(policy, recorder: Recorder, prd: Prd) -> None:
     llm = FakeLlm("plan from the model", Usage(prompt_tokens=120, completion_tokens=30, cost_usd=0.002))
-    outcome = await planner(policy, recorder, "LlmEchoPlanner", llm=llm).plan(
-        prd, PlanningContext(run_id="r")
-    )
+    outcome = await planner(policy, recorder, "LlmEchoPlanner", llm=llm).plan(prd, PlanningContext(run_id="r"))
     assert outcome.plan.summary == "plan from the model"
     assert llm.prompts == [prd.title]
     assert outcome.usage == Usage(prompt_tokens=120, completion_tokens=30, cost_usd=0.002)
@@ -192,9 +188,7 @@ async def test_an_agent_that_dies_is_reported_with_its_last_words(
     assert "could not parse the PRD section 'Goals'" in caught.value.diagnosis
 
 
-async def test_a_memory_hungry_planner_fails_the_run_with_the_reason(
-    policy, recorder: Recorder, prd: Prd
-) -> None:
+async def test_a_memory_hungry_planner_fails_the_run_with_the_reason(policy, recorder: Recorder, prd: Prd) -> None:
     sandboxed = planner(policy, recorder, "MemoryHogPlanner", limits=Limits(memory_mb=512))
     with pytest.raises(AgentFailed) as caught:
         await sandboxed.plan(prd, PlanningContext(run_id="r"))

@@ -30,9 +30,7 @@ async def hostile(what: str, arg: str, workspace: Path, level: IsolationLevel, *
 
 
 @at(*NETWORK_LEVELS)
-async def test_a_network_socket_cannot_reach_a_server_on_the_host(
-    workspace: Path, level: IsolationLevel
-) -> None:
+async def test_a_network_socket_cannot_reach_a_server_on_the_host(workspace: Path, level: IsolationLevel) -> None:
     connections = 0
 
     async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -70,18 +68,14 @@ async def test_the_bots_tokens_never_reach_a_sandboxed_command(
 
 
 @at(*NETWORK_LEVELS)
-async def test_other_processes_environments_are_hidden(
-    workspace: Path, level: IsolationLevel, decoy_bot: str
-) -> None:
+async def test_other_processes_environments_are_hidden(workspace: Path, level: IsolationLevel, decoy_bot: str) -> None:
     result = await hostile("env", "", workspace, level)
     assert decoy_bot not in result.stdout
     assert result.stdout.strip() == "{}"
 
 
 @at(IsolationLevel.BWRAP)
-async def test_writes_outside_the_workspace_do_not_land(
-    workspace: Path, level: IsolationLevel, tmp_path: Path
-) -> None:
+async def test_writes_outside_the_workspace_do_not_land(workspace: Path, level: IsolationLevel, tmp_path: Path) -> None:
     host_tmp = tmp_path / "outside" / "pwned.txt"
     project = Path(__file__).resolve().parent / "pwned.txt"
     inside = workspace / "inside.txt"
@@ -95,13 +89,9 @@ async def test_writes_outside_the_workspace_do_not_land(
     assert f"refused {project} errno=30" in result.stdout  # read-only file system
 
 
-@pytest.mark.skipif(
-    not process_cap_enforced(), reason="no pids cgroup and running as root: no real process cap"
-)
+@pytest.mark.skipif(not process_cap_enforced(), reason="no pids cgroup and running as root: no real process cap")
 @at(*ALL_LEVELS)
-async def test_a_fork_bomb_is_bounded_and_leaves_nothing_behind(
-    workspace: Path, level: IsolationLevel
-) -> None:
+async def test_a_fork_bomb_is_bounded_and_leaves_nothing_behind(workspace: Path, level: IsolationLevel) -> None:
     limits = Limits(cpu_seconds=10, memory_mb=512, processes=24)
     result = await hostile("forkbomb", "1", workspace, level, limits=limits, timeout_s=1.5)
     assert "fork refused after" in result.stdout, result.stdout + result.stderr
@@ -134,9 +124,7 @@ async def test_an_infinite_loop_is_stopped_by_the_cpu_limit(workspace: Path, lev
 
 
 @at(*ALL_LEVELS)
-async def test_an_infinite_loop_is_stopped_by_the_wall_clock_too(
-    workspace: Path, level: IsolationLevel
-) -> None:
+async def test_an_infinite_loop_is_stopped_by_the_wall_clock_too(workspace: Path, level: IsolationLevel) -> None:
     result = await hostile("spin", "", workspace, level, limits=SMALL, timeout_s=1)
     assert result.timed_out and result.kill_reason == "timeout"
     assert result.describe() == "killed after its wall-clock timeout"

@@ -50,9 +50,7 @@ async def test_the_sample_repo_gets_exactly_its_three_problems_and_a_pointed_dia
     diagnosis = result.diagnosis
     assert diagnosis is not None
     assert diagnosis.failing_check == "ruff"
-    assert (
-        diagnosis.likely_cause == "lint rule F401 is broken at src/sample/calc.py:1: `os` imported but unused"
-    )
+    assert diagnosis.likely_cause == "lint rule F401 is broken at src/sample/calc.py:1: `os` imported but unused"
     assert diagnosis.lines == [f"{check}: {message}" for check, _, message in EXPECTED]
     assert result.time_to_diagnosis_s is not None and result.time_to_diagnosis_s >= 0
     # Checks run two at a time, so events arrive in completion order.
@@ -90,9 +88,7 @@ async def test_a_repo_asking_for_a_denied_command_gets_a_finding_naming_the_rule
     assert "blocked by command-policy rule 'no-network-tools'" in result.diagnosis.likely_cause
 
 
-async def test_a_committed_token_is_found_without_being_repeated(
-    policy: CommandPolicy, tmp_path: Path
-) -> None:
+async def test_a_committed_token_is_found_without_being_repeated(policy: CommandPolicy, tmp_path: Path) -> None:
     token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
     repo = tmp_path / "leaky"
     repo.mkdir()
@@ -104,9 +100,7 @@ async def test_a_committed_token_is_found_without_being_repeated(
     assert token not in str(result.to_json())
 
 
-async def test_a_git_url_is_cloned_and_verified_like_a_local_path(
-    policy: CommandPolicy, tmp_path: Path
-) -> None:
+async def test_a_git_url_is_cloned_and_verified_like_a_local_path(policy: CommandPolicy, tmp_path: Path) -> None:
     origin = tmp_path / "origin"
     subprocess.run(["cp", "-r", str(SAMPLE), str(origin)], check=True)
     git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.com"]
