@@ -206,7 +206,7 @@ async def test_below_the_policys_minimum_isolation_planning_is_blocked_with_the_
         await sandboxed.plan(prd, PlanningContext(run_id="r"))
     assert "apt-get install -y bubblewrap" in (caught.value.requirement.fix or "")
     assert recorder.events == [
-        {"event": "agent.blocked", "actor": "system", "requirement": caught.value.requirement.name}
+        {"run_id": "r", "event": "agent.blocked", "actor": "system", "requirement": caught.value.requirement.name}
     ]
 
 
