@@ -1,0 +1,33 @@
+# One image for `passbot serve` (the Slack app, webhooks, API, health) and `passbot worker`.
+#   docker build -t passbot .
+#   docker run --rm -e REDIS_URL=redis://redis:6379/0 ... passbot serve
+FROM python:3.11-slim
+
+# bubblewrap: the agent sandbox (no network, read-only root). Inside a container it needs user
+# namespaces; where the runtime forbids them PASS falls back and reports the level it reached.
+# git: cloning repos for `passbot verify owner/name`.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bubblewrap git \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 pass
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY policies ./policies
+COPY examples ./examples
+RUN pip install --no-cache-dir . && rm -rf /root/.cache
+
+USER pass
+ENV PASS_DATA_DIR=/home/pass/data \
+    PASS_POLICY_DIR=/app/policies \
+    PASS_HTTP_PORT=3000 \
+    PASS_LOG_FORMAT=json \
+    PYTHONUNBUFFERED=1
+EXPOSE 3000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD python -c "import os,sys,urllib.request; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PASS_HTTP_PORT\"]}/healthz', timeout=4).status == 200 else 1)"
+
+ENTRYPOINT ["passbot"]
+CMD ["serve"]
