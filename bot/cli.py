@@ -13,12 +13,16 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from bot import __version__
 from bot.bootstrap import Container, build
 from bot.console import render_run
-from bot.domain.models import Run, Source
+from bot.domain.models import Run, Source, utcnow
 from bot.domain.status import RunStatus
+from bot.domain.windows import parse_since
 from bot.errors import BadInput, ConfigError, PassError, RunNotFound, StoreUnavailable
 from bot.logging import configure_logging
 from bot.settings import Settings
@@ -133,22 +137,36 @@ async def cmd_status(c: Container, args: argparse.Namespace) -> int:
 
 
 async def cmd_audit(c: Container, args: argparse.Namespace) -> int:
-    from bot.adapters.redis_store import verify_chain
+    from bot.domain.audit import AuditEvent, check_chain
 
-    events = await c.store.audit_events(run_id=getattr(args, "run", None))
     if args.audit_command == "verify":
-        whole, broken, why = verify_chain(await c.store.audit_events())
-        if whole:
-            print(f"audit chain whole: {len(events)} event(s)")
+        # The head first: a writer racing with us can only add events after it (see check_chain).
+        head = await c.store.audit_head()
+        check = check_chain(await c.store.audit_entries(), head=head)
+        if check.whole:
+            print(f"audit chain whole: {check.events} event(s)")
             return EXIT_OK
-        print(f"audit chain BROKEN at event {broken}: {why}")
+        where = f"event {check.broken_id}" if check.position else f"the end (after event {check.broken_id})"
+        if check.position:
+            where += f" (#{check.position} of {check.events} read)"
+        if check.event is not None:
+            where += f", {check.event.action} of run {check.event.run_id or '-'} at {check.event.at.isoformat()}"
+        print(f"audit chain BROKEN at {where}: {check.why}")
         return EXIT_ERROR
-    since = args.since
-    for stream_id, event in events:
-        if since and event.at.isoformat() < since:
+    since = parse_since(args.since, now=utcnow()) if args.since else None
+    unreadable = 0
+    for stream_id, raw in await c.store.audit_entries():
+        try:
+            event = AuditEvent.model_validate_json(raw)
+        except ValidationError:
+            # A SIEM must hear about it, but one bad entry must not hide all the others.
+            unreadable += 1
+            _say(f"passbot: audit event {stream_id} cannot be read; run `passbot audit verify`")
+            continue
+        if (args.run and event.run_id != args.run) or (since is not None and event.at < since):
             continue
         print(json.dumps({"id": stream_id, **event.model_dump(mode="json")}))
-    return EXIT_OK
+    return EXIT_ERROR if unreadable else EXIT_OK
 
 
 async def cmd_verify(c: Container, args: argparse.Namespace) -> int:
@@ -200,6 +218,54 @@ async def cmd_token(c: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_digest(c: Container, args: argparse.Namespace) -> int:
+    """Post one digest to a channel now (the schedule is not moved), or print it with --print."""
+    from bot.adapters.redis_digest_ledger import RedisDigestLedger
+    from bot.digest_policy import load_digest_policy
+    from bot.services.digest import DigestSender, DigestService
+    from bot.slack.digest_blocks import digest_blocks, digest_text
+
+    sender: DigestSender
+    if args.print:
+        sender = _NoSender()
+    else:
+        from bot.adapters.slack_digest_sender import SlackDigestSender
+
+        sender = SlackDigestSender.from_settings(c.settings)
+    service = DigestService(
+        c.store,
+        RedisDigestLedger(c.store.client),
+        sender,
+        load_digest_policy(c.settings.policy_dir),
+        c.policies.approvals,
+    )
+    if args.print:
+        digest = await service.preview(args.channel)
+        print(json.dumps({"text": digest_text(digest), "blocks": digest_blocks(digest)}, indent=2))
+        return EXIT_OK
+    sent = await service.send_now(args.channel)
+    _say(f"Digest posted to {args.channel}: {digest_text(sent.digest)}")
+    return EXIT_OK
+
+
+class _NoSender:
+    async def post(self, channel: str, blocks: list[dict[str, Any]], text: str) -> None:
+        raise AssertionError("--print never posts")
+
+
+async def cmd_stats(c: Container, args: argparse.Namespace) -> int:
+    from bot.domain.metrics import metrics_summary
+    from bot.domain.windows import parse_window
+    from bot.stats_text import render_stats
+
+    window = parse_window(args.window)
+    now = utcnow()
+    runs = await c.store.list_runs(limit=100_000, since=now - window)
+    summary = metrics_summary(runs, args.window, now=now)
+    print(summary.model_dump_json() if args.json else render_stats(summary))
+    return EXIT_OK
+
+
 async def cmd_doctor(settings: Settings) -> int:
     from bot.doctor import render, run_checks
 
@@ -240,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", help="exit 0 when the chain is whole, 1 naming the first broken event")
     export = audit_sub.add_parser("export", help="JSON lines, one event each")
     export.add_argument("--run", help="only this run's events")
-    export.add_argument("--since", help="only events at or after this ISO time")
+    export.add_argument(
+        "--since", help="only events at or after T: ISO time (UTC unless it has an offset), a date, or 24h / 7d ago"
+    )
 
     token = sub.add_parser("token", help="API bearer tokens for POST /api/runs and GET /api/runs/{id}")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -255,6 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("target", help="a local path, a git URL, or owner/name[@ref]")
     verify.add_argument("--json", action="store_true")
 
+    digest = sub.add_parser("digest", help="post a digest to a Slack channel now (policies/digests.yml)")
+    digest.add_argument("--channel", required=True, help="Slack channel id (C…)")
+    digest.add_argument("--print", action="store_true", help="print the digest's Block Kit JSON, post nothing")
+
+    stats = sub.add_parser("stats", help="lead time, pass rate, retries, tokens, time to diagnosis")
+    stats.add_argument("window", nargs="?", default="7d", help="7d (default), 30d, or any N[mhdw]")
+    stats.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+
     sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
     return parser
 
@@ -268,6 +344,8 @@ HANDLERS: dict[str, Handler] = {
     "audit": cmd_audit,
     "verify": cmd_verify,
     "token": cmd_token,
+    "digest": cmd_digest,
+    "stats": cmd_stats,
 }
 
 

@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
-from bot.domain.audit import AuditEvent, chain_hash
+from bot.domain.audit import GENESIS, AuditEvent, check_chain
 from bot.domain.models import Actor, Run, utcnow
 from bot.domain.status import RunStatus
 from bot.errors import RunNotFound, StoreUnavailable, TransitionConflict
@@ -28,7 +28,6 @@ PREFIX = "pass"
 AUDIT_STREAM = f"{PREFIX}:audit"
 AUDIT_HEAD = f"{PREFIX}:audit:head"
 RUN_INDEX = f"{PREFIX}:runs"
-GENESIS = "0" * 64
 
 
 def run_key(run_id: str) -> str:
@@ -108,10 +107,13 @@ class RedisRunStore:
     async def list_runs(self, *, limit: int = 50, since: datetime | None = None) -> list[Run]:
         """Newest first."""
         low = since.timestamp() if since else "-inf"
-        ids = await self._r.zrevrangebyscore(RUN_INDEX, "+inf", low, start=0, num=limit)
-        if not ids:
-            return []
-        raws = await self._r.mget([run_key(i) for i in ids])
+        try:
+            ids = await self._r.zrevrangebyscore(RUN_INDEX, "+inf", low, start=0, num=limit)
+            if not ids:
+                return []
+            raws = await self._r.mget([run_key(i) for i in ids])
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
         return [Run.model_validate_json(raw) for raw in raws if raw]
 
     async def transition(
@@ -217,18 +219,36 @@ class RedisRunStore:
     async def audit_events(self, *, run_id: str | None = None) -> list[tuple[str, AuditEvent]]:
         """Every audit event in order, with its stream id (optionally only one run's)."""
         out: list[tuple[str, AuditEvent]] = []
+        for stream_id, raw in await self.audit_entries():
+            event = AuditEvent.model_validate_json(raw)
+            if run_id is None or event.run_id == run_id:
+                out.append((stream_id, event))
+        return out
+
+    async def audit_entries(self) -> list[tuple[str, str]]:
+        """Every stored audit event as written (stream id, JSON), unparsed: `check_chain` must
+        also see entries that no longer parse."""
+        out: list[tuple[str, str]] = []
         last = "-"
-        while True:
-            batch = await self._r.xrange(AUDIT_STREAM, min=last, max="+", count=1000)
-            if last != "-" and batch and batch[0][0] == last:
-                batch = batch[1:]
-            if not batch:
-                return out
-            for stream_id, fields in batch:
-                event = AuditEvent.model_validate_json(fields["event"])
-                if run_id is None or event.run_id == run_id:
-                    out.append((stream_id, event))
-            last = batch[-1][0]
+        try:
+            while True:
+                batch = await self._r.xrange(AUDIT_STREAM, min=last, max="+", count=1000)
+                if last != "-" and batch and batch[0][0] == last:
+                    batch = batch[1:]
+                if not batch:
+                    return out
+                out.extend((stream_id, fields.get("event", "")) for stream_id, fields in batch)
+                last = batch[-1][0]
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+    async def audit_head(self) -> str | None:
+        """The hash of the newest event, as recorded with it (None before the first event)."""
+        try:
+            head: str | None = await self._r.get(AUDIT_HEAD)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+        return head
 
     async def _write(self, run: Run, event: AuditEvent, *, watch_key: str | None) -> None:
         key = run_key(run.run_id)
@@ -250,15 +270,10 @@ class RedisRunStore:
 
 
 def verify_chain(events: list[tuple[str, AuditEvent]]) -> tuple[bool, str | None, str]:
-    """(whole, first broken stream id, why). Pure: recomputes every link from the start."""
-    prev = GENESIS
-    for stream_id, event in events:
-        if event.prev_hash != prev:
-            return False, stream_id, "its prev_hash does not match the hash of the event before it"
-        if chain_hash(event) != event.hash:
-            return False, stream_id, "its content does not match its hash (edited after it was written)"
-        prev = event.hash
-    return True, None, "ok"
+    """(whole, first broken stream id, why). Pure: recomputes every link from the start.
+    `check_chain` (bot/domain/audit.py) also catches unreadable entries and a cut-off end."""
+    check = check_chain((stream_id, event.model_dump_json()) for stream_id, event in events)
+    return check.whole, check.broken_id, check.why
 
 
 def dumps(data: dict[str, Any]) -> str:

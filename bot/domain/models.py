@@ -186,6 +186,9 @@ class Failure(Model):
     message: str
     diagnosis: str = ""
     at: datetime = Field(default_factory=utcnow)
+    # When the diagnosis reached the person (e.g. posted to the Slack thread); None until then.
+    # Time-to-diagnosis is measured from `at` to this (bot/domain/metrics.py).
+    diagnosed_at: datetime | None = None
 
 
 class Transition(Model):

@@ -1,0 +1,1 @@
+"""Slack: Bolt app, listeners, and pure Block Kit renderers."""
