@@ -39,13 +39,24 @@ def _waiting_line(w: WaitingApproval) -> str:
     )
 
 
-def _nudge_line(w: WaitingApproval) -> str:
-    who = " ".join(w.approvers) if w.approvers else ""
-    if w.anyone_may_approve or not who:
-        ask = "anyone in the workspace except the requester may approve it"
-    else:
-        ask = f"{who}, you can approve it"
-    return f"• *{escape(w.title[:120])}* (run `{w.run_id}`, {since_text(w.waited)}): {ask}"
+MAX_MENTIONS = 20
+
+
+def _nudge_lines(overdue: list[WaitingApproval]) -> list[str]:
+    """One mention line per set of approvers, then their plans: each person is pinged once."""
+    groups: dict[tuple[bool, tuple[str, ...]], list[WaitingApproval]] = {}
+    for w in overdue:
+        groups.setdefault((w.anyone_may_approve or not w.approvers, tuple(w.approvers)), []).append(w)
+    lines: list[str] = []
+    for (anyone, mentions), waiting in groups.items():
+        if anyone:
+            lines.append("Anyone in the workspace except the requester may approve:")
+        else:
+            shown = " ".join(mentions[:MAX_MENTIONS])
+            extra = f" and {len(mentions) - MAX_MENTIONS} more" if len(mentions) > MAX_MENTIONS else ""
+            lines.append(f"{shown}{extra}: please review")
+        lines += [f"• *{escape(w.title[:120])}* (run `{w.run_id}`, {since_text(w.waited)})" for w in waiting]
+    return lines
 
 
 def _budget(d: Digest) -> str:
@@ -106,7 +117,7 @@ def digest_blocks(d: Digest) -> list[Block]:
         if overdue:
             blocks.append(
                 lines_section(
-                    [f":alarm_clock: *Waiting over {since_text(d.nudge_after)}*", *map(_nudge_line, d.overdue)],
+                    [f":alarm_clock: *Waiting over {since_text(d.nudge_after)}*", *_nudge_lines(d.overdue)],
                     more="…and {n} more waiting too long",
                 )
             )

@@ -79,7 +79,7 @@ def duration(seconds: float | None) -> str:
         return f"{seconds / 60:.0f}m"
     if seconds < 48 * 3600:
         hours, rest = divmod(int(seconds), 3600)
-        return f"{hours}h {rest // 60:02d}m"
+        return f"{hours}h {rest // 60:02d}m" if rest // 60 else f"{hours}h"
     return f"{seconds / 86400:.1f}d"
 
 
