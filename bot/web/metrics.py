@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from bot.domain.metrics import Distribution, GroupMetrics, MetricsSummary, group_by, metrics_summary
 from bot.domain.models import Run, utcnow
@@ -24,6 +25,8 @@ from bot.errors import StoreUnavailable
 WINDOW = timedelta(days=30)
 MAX_RUNS = 10_000
 QueueDepth = Callable[[], Awaitable[int]]
+# The classic text format every Prometheus-compatible scraper reads (names here are plain ASCII).
+METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
 class RunSource(Protocol):
@@ -115,6 +118,6 @@ def metrics_handler(
             body = await render_metrics(store, queue_depth)
         except StoreUnavailable:
             return web.Response(status=503, text="redis unavailable\n")
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     return handle
