@@ -19,6 +19,7 @@ from bot.policies import Policies, load_policies
 from bot.sandbox.broker import RecordFn
 from bot.sandbox.command_policy import DEFAULT_COMMANDS_FILE, CommandPolicy, load_command_policy
 from bot.sandbox.sandboxed_planner import SandboxedPlanner
+from bot.services.digest import DigestSender, DigestService
 from bot.services.dry_run import DryRunSyncer
 from bot.services.github_sync import GitHubSyncer
 from bot.services.ports import Syncer
@@ -104,4 +105,20 @@ def build(settings: Settings, *, dry_run: bool = False) -> Container:
         syncer=syncer,
         runs=RunService(store, planner, syncer, policies),
         llm=llm,
+    )
+
+
+def build_digest_service(c: Container, sender: DigestSender | None = None) -> DigestService:
+    """Digests from `policies/digests.yml`, posted with the Slack bot token unless a sender is given.
+    The worker ticks `send_due()` every minute; `/pass digest` and the CLI call `send_now()`."""
+    from bot.adapters.redis_digest_ledger import RedisDigestLedger
+    from bot.adapters.slack_digest_sender import SlackDigestSender
+    from bot.digest_policy import load_digest_policy
+
+    return DigestService(
+        c.store,
+        RedisDigestLedger(c.store.client),
+        sender or SlackDigestSender.from_settings(c.settings),
+        load_digest_policy(c.settings.policy_dir),
+        c.policies.approvals,
     )

@@ -220,25 +220,10 @@ async def cmd_token(c: Container, args: argparse.Namespace) -> int:
 
 async def cmd_digest(c: Container, args: argparse.Namespace) -> int:
     """Post one digest to a channel now (the schedule is not moved), or print it with --print."""
-    from bot.adapters.redis_digest_ledger import RedisDigestLedger
-    from bot.digest_policy import load_digest_policy
-    from bot.services.digest import DigestSender, DigestService
+    from bot.bootstrap import build_digest_service
     from bot.slack.digest_blocks import digest_blocks, digest_text
 
-    sender: DigestSender
-    if args.print:
-        sender = _NoSender()
-    else:
-        from bot.adapters.slack_digest_sender import SlackDigestSender
-
-        sender = SlackDigestSender.from_settings(c.settings)
-    service = DigestService(
-        c.store,
-        RedisDigestLedger(c.store.client),
-        sender,
-        load_digest_policy(c.settings.policy_dir),
-        c.policies.approvals,
-    )
+    service = build_digest_service(c, _NoSender() if args.print else None)
     if args.print:
         digest = await service.preview(args.channel)
         print(json.dumps({"text": digest_text(digest), "blocks": digest_blocks(digest)}, indent=2))
