@@ -13,7 +13,7 @@ from bot.adapters.redis_store import RedisRunStore
 from bot.adapters.redis_sync_ledger import RedisSyncLedger
 from bot.domain.models import Actor
 from bot.planner.costs import load_cost_policy
-from bot.planner.openai_planner import OpenAIPlanner
+from bot.planner.metered import MeteredLlm
 from bot.planner.port import Planner
 from bot.policies import Policies, load_policies
 from bot.sandbox.broker import RecordFn
@@ -68,15 +68,24 @@ def audit_recorder(store: RedisRunStore) -> RecordFn:
 def build_planner(
     settings: Settings, redis: RedisHandle, store: RedisRunStore
 ) -> tuple[Planner, OpenAILlmClient | None]:
-    """The OpenAI planner when a key is set, else the offline heuristic planner in the sandbox."""
+    """Planning always runs in the sandboxed agent: the OpenAI planner when a key is set (its
+    calls made and metered here, where the key and the spend ledger are), else the offline
+    heuristic planner."""
+    policy = build_command_policy(settings)
+    record = audit_recorder(store)
     if not settings.llm_configured:
-        sandboxed = SandboxedPlanner(
-            policy=build_command_policy(settings), record=audit_recorder(store), planner="heuristic", name="heuristic"
-        )
-        return sandboxed, None
+        return SandboxedPlanner(policy=policy, record=record, planner="heuristic", name="heuristic"), None
     costs = load_cost_policy(settings.policy_dir / "costs.yml")
     llm = OpenAILlmClient.from_settings(settings)
-    planner = OpenAIPlanner(llm, settings.model, costs, ledger=RedisSpendLedger(redis.client))
+    metered = MeteredLlm(llm, settings.model, costs, ledger=RedisSpendLedger(redis.client))
+    planner = SandboxedPlanner(
+        policy=policy,
+        record=record,
+        planner="bot.planner.openai_planner:in_sandbox",
+        model=settings.model,
+        llm=metered,
+        name=f"openai:{settings.model}",
+    )
     return planner, llm
 
 

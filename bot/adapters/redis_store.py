@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
@@ -39,6 +41,8 @@ def dedupe_key(key: str) -> str:
 
 
 Mutation = Callable[[Run], Run]
+# Commands queued inside MULTI, beside the audit event.
+Writes = Callable[[Pipeline], Any]
 
 
 class RedisRunStore:
@@ -86,7 +90,7 @@ class RedisRunStore:
                 status=run.status.value,
                 detail={"source": run.source.value, "requester": run.requester, **(detail or {})},
             )
-            await self._write(run, event, watch_key=None)
+            await self._insert(run, event)
             return run, True
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
@@ -107,13 +111,11 @@ class RedisRunStore:
     async def list_runs(self, *, limit: int = 50, since: datetime | None = None) -> list[Run]:
         """Newest first."""
         low = since.timestamp() if since else "-inf"
-        try:
+        with _store_errors():
             ids = await self._r.zrevrangebyscore(RUN_INDEX, "+inf", low, start=0, num=limit)
             if not ids:
                 return []
             raws = await self._r.mget([run_key(i) for i in ids])
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
         return [Run.model_validate_json(raw) for raw in raws if raw]
 
     async def transition(
@@ -136,48 +138,37 @@ class RedisRunStore:
         """
         allowed = {expected} if isinstance(expected, RunStatus) else set(expected)
         key = run_key(run_id)
-        try:
-            async with self._r.pipeline(transaction=True) as pipe:
-                while True:
-                    try:
-                        await pipe.watch(key, AUDIT_HEAD)
-                        raw = await pipe.get(key)
-                        if raw is None:
-                            raise RunNotFound(run_id)
-                        run = Run.model_validate_json(raw)
-                        if run.status not in allowed:
-                            raise TransitionConflict(
-                                run_id, "|".join(sorted(s.value for s in allowed)), run.status.value
-                            )
-                        now = utcnow()
-                        updated = mutate(run) if mutate else run
-                        goal = target(updated) if callable(target) else target
-                        if goal is not None:
-                            updated = updated.moved(goal, at=now, actor=actor, reason=reason)
-                        else:
-                            updated = updated.model_copy(update={"updated_at": now})
-                        event = AuditEvent(
-                            at=now,
-                            run_id=run_id,
-                            actor=actor,
-                            actor_id=actor_id,
-                            action=action,
-                            status=updated.status.value,
-                            reason=reason,
-                            detail=detail or {},
-                        )
-                        head = await pipe.get(AUDIT_HEAD) or GENESIS
-                        sealed = event.sealed(prev_hash=head)
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        pipe.set(key, updated.model_dump_json())
-                        pipe.xadd(AUDIT_STREAM, {"event": sealed.model_dump_json()})
-                        pipe.set(AUDIT_HEAD, sealed.hash)
-                        await pipe.execute()
-                        return updated
-                    except WatchError:
-                        continue
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+        result: list[Run] = []
+
+        async def prepare(pipe: Pipeline) -> tuple[AuditEvent, Writes]:
+            raw = await pipe.get(key)
+            if raw is None:
+                raise RunNotFound(run_id)
+            run = Run.model_validate_json(raw)
+            if run.status not in allowed:
+                raise TransitionConflict(run_id, "|".join(sorted(s.value for s in allowed)), run.status.value)
+            now = utcnow()
+            updated = mutate(run) if mutate else run
+            goal = target(updated) if callable(target) else target
+            if goal is not None:
+                updated = updated.moved(goal, at=now, actor=actor, reason=reason)
+            else:
+                updated = updated.model_copy(update={"updated_at": now})
+            result[:] = [updated]
+            event = AuditEvent(
+                at=now,
+                run_id=run_id,
+                actor=actor,
+                actor_id=actor_id,
+                action=action,
+                status=updated.status.value,
+                reason=reason,
+                detail=detail or {},
+            )
+            return event, lambda p: p.set(key, updated.model_dump_json())
+
+        await self._commit((key,), prepare)
+        return result[0]
 
     async def record(
         self,
@@ -199,22 +190,11 @@ class RedisRunStore:
             reason=reason,
             detail=detail or {},
         )
-        try:
-            async with self._r.pipeline(transaction=True) as pipe:
-                while True:
-                    try:
-                        await pipe.watch(AUDIT_HEAD)
-                        head = await pipe.get(AUDIT_HEAD) or GENESIS
-                        sealed = event.sealed(prev_hash=head)
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        pipe.xadd(AUDIT_STREAM, {"event": sealed.model_dump_json()})
-                        pipe.set(AUDIT_HEAD, sealed.hash)
-                        await pipe.execute()
-                        return sealed
-                    except WatchError:
-                        continue
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+        async def prepare(pipe: Pipeline) -> tuple[AuditEvent, Writes]:
+            return event, lambda p: None
+
+        return await self._commit((), prepare)
 
     async def audit_events(self, *, run_id: str | None = None) -> list[tuple[str, AuditEvent]]:
         """Every audit event in order, with its stream id (optionally only one run's)."""
@@ -230,7 +210,7 @@ class RedisRunStore:
         also see entries that no longer parse."""
         out: list[tuple[str, str]] = []
         last = "-"
-        try:
+        with _store_errors():
             while True:
                 batch = await self._r.xrange(AUDIT_STREAM, min=last, max="+", count=1000)
                 if last != "-" and batch and batch[0][0] == last:
@@ -239,34 +219,55 @@ class RedisRunStore:
                     return out
                 out.extend((stream_id, fields.get("event", "")) for stream_id, fields in batch)
                 last = batch[-1][0]
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
 
     async def audit_head(self) -> str | None:
         """The hash of the newest event, as recorded with it (None before the first event)."""
-        try:
+        with _store_errors():
             head: str | None = await self._r.get(AUDIT_HEAD)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
         return head
 
-    async def _write(self, run: Run, event: AuditEvent, *, watch_key: str | None) -> None:
+    async def _insert(self, run: Run, event: AuditEvent) -> None:
         key = run_key(run.run_id)
-        async with self._r.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(AUDIT_HEAD)
-                    head = await pipe.get(AUDIT_HEAD) or GENESIS
-                    sealed = event.sealed(prev_hash=head)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, run.model_dump_json())
-                    pipe.zadd(RUN_INDEX, {run.run_id: run.created_at.timestamp()})
-                    pipe.xadd(AUDIT_STREAM, {"event": sealed.model_dump_json()})
-                    pipe.set(AUDIT_HEAD, sealed.hash)
-                    await pipe.execute()
-                    return
-                except WatchError:
-                    continue
+
+        def writes(pipe: Pipeline) -> None:
+            pipe.set(key, run.model_dump_json())
+            pipe.zadd(RUN_INDEX, {run.run_id: run.created_at.timestamp()})
+
+        async def prepare(pipe: Pipeline) -> tuple[AuditEvent, Writes]:
+            return event, writes
+
+        await self._commit((), prepare)
+
+    async def _commit(
+        self, watch: tuple[str, ...], prepare: Callable[[Pipeline], Awaitable[tuple[AuditEvent, Writes]]]
+    ) -> AuditEvent:
+        """One optimistic transaction: read (under WATCH), then the writes and the audit event
+        chained to the current head, in one MULTI/EXEC; retried when another writer got there first."""
+        with _store_errors():
+            async with self._r.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(AUDIT_HEAD, *watch)
+                        event, writes = await prepare(pipe)
+                        head = await pipe.get(AUDIT_HEAD) or GENESIS
+                        sealed = event.sealed(prev_hash=head)
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        writes(pipe)
+                        pipe.xadd(AUDIT_STREAM, {"event": sealed.model_dump_json()})
+                        pipe.set(AUDIT_HEAD, sealed.hash)
+                        await pipe.execute()
+                        return sealed
+                    except WatchError:
+                        continue
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Redis not answering is one typed error everywhere: callers fail closed on it."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
 
 
 def verify_chain(events: list[tuple[str, AuditEvent]]) -> tuple[bool, str | None, str]:

@@ -3,13 +3,13 @@
 One run is: (summaries of a PRD too long for the context budget) -> a planning call with
 structured output -> checks (schema, coverage of every requirement id, item safety) -> up to
 `max_repair_rounds` repair calls with the problems fed back. Each call is metered first and
-refused with `CostCapReached` when it could pass a cap. The model's output can only ever become a
-proposed `Plan`: nothing in it is executed, and approval stays with people.
+refused with `CostCapReached` when it could pass a cap: in-process by a `MeteredLlm` of its own,
+in the sandbox (`in_sandbox`) by the parent's, on the far side of the broker. The model's output
+can only ever become a proposed `Plan`: nothing in it is executed, and approval stays with people.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -18,10 +18,11 @@ from bot.domain.cost import CostPolicy, estimate_tokens
 from bot.domain.injection import find_agent_directives
 from bot.domain.item_safety import CommandRefusal, default_command_refusal
 from bot.domain.models import ArchitecturePack, Finding, Plan, Prd, Severity
-from bot.errors import CostCapReached, LlmError, LlmOutputInvalid, LlmRefused
+from bot.errors import ConfigError, CostCapReached, LlmError, LlmOutputInvalid, LlmRefused
 from bot.logging import get_logger
-from bot.planner.costs import CostMeter, InMemorySpendLedger, SpendLedger, utc_today
+from bot.planner.costs import SpendLedger, utc_today
 from bot.planner.llm_schema import PLAN_SCHEMA, SUMMARY_SCHEMA, LlmChunkSummary
+from bot.planner.metered import MeteredLlm, RunLlm, UsageTally, prompt_chars
 from bot.planner.output_check import OutputCheck, check_output
 from bot.planner.port import ChatMessage, Completion, LlmClient, PlanningContext, PlanOutcome
 from bot.planner.prompts import (
@@ -53,22 +54,20 @@ class OpenAIPlanner:
         self,
         llm: LlmClient,
         model: str,
-        costs: CostPolicy,
+        costs: CostPolicy | None,
         *,
         ledger: SpendLedger | None = None,
         limits: PlannerLimits | None = None,
         command_refusal: CommandRefusal = default_command_refusal,
         today: Callable[[], date] = utc_today,
     ) -> None:
-        costs.price_for(model)  # an unpriced model is a configuration error at start-up, not mid-run
+        """`costs` None (explicitly) means `llm` is already metered where it leads: the sandbox's
+        parent prices and caps each call, and this planner only adds up what it is told."""
         self._llm = llm
+        self._metered = MeteredLlm(llm, model, costs, ledger=ledger, today=today) if costs is not None else None
         self._model = model
-        self._costs = costs
-        # In-memory only fits a single process; production passes the Redis ledger.
-        self._ledger = ledger if ledger is not None else InMemorySpendLedger()
         self._limits = limits or PlannerLimits()
         self._command_refusal = command_refusal
-        self._today = today
 
     @property
     def name(self) -> str:
@@ -86,11 +85,11 @@ class OpenAIPlanner:
                 )
             )
             return PlanOutcome(plan=Plan(summary="", architecture=ArchitecturePack(), items=[]), findings=findings)
-        meter = CostMeter(self._costs, self._model, ledger=self._ledger, workspace=context.workspace, today=self._today)
+        llm = self._metered.for_run(context.workspace) if self._metered is not None else UsageTally(self._llm)
         try:
-            check, rounds, notes = await self._plan(prd, context, meter)
+            check, rounds, notes = await self._plan(prd, context, llm)
         except (LlmError, CostCapReached) as exc:
-            exc.usage = meter.usage  # spend is shown on every run, the stopped ones too
+            exc.usage = llm.usage  # spend is shown on every run, the stopped ones too
             raise
         assert check.plan is not None
         findings += notes + check.findings
@@ -101,12 +100,12 @@ class OpenAIPlanner:
             items=len(check.plan.items),
             repair_rounds=rounds,
             unresolved=len(check.findings),
-            cost_usd=meter.usage.cost_usd,
+            cost_usd=llm.usage.cost_usd,
         )
-        return PlanOutcome(plan=check.plan, usage=meter.usage, findings=findings, retries=rounds)
+        return PlanOutcome(plan=check.plan, usage=llm.usage, findings=findings, retries=rounds)
 
     async def _plan(
-        self, prd: Prd, context: PlanningContext, meter: CostMeter
+        self, prd: Prd, context: PlanningContext, llm: RunLlm | UsageTally
     ) -> tuple[OutputCheck, int, list[Finding]]:
         nonce = new_nonce()
         budget_chars = self._limits.context_budget_tokens * 4
@@ -117,7 +116,7 @@ class OpenAIPlanner:
             repo_context = repo_context[: budget_chars // 6] + "\n[… repository context cut to fit the budget]"
             notes.append(_info("context_truncated", "the repository context was cut to fit the model's context budget"))
         room = budget_chars - len(requirements_block) - len(repo_context) - 4_000  # system prompt and framing
-        view = await self._prd_view(prd, room, nonce, meter)
+        view = await self._prd_view(prd, room, nonce, llm)
         if view.summarised_parts:
             notes.append(
                 _info(
@@ -137,7 +136,7 @@ class OpenAIPlanner:
         messages = base
         rounds = 0
         while True:
-            completion = await self._call(meter, messages, PLAN_SCHEMA, self._limits.max_output_tokens)
+            completion = await self._call(llm, messages, PLAN_SCHEMA, self._limits.max_output_tokens)
             check = check_output(
                 completion.content, prd, max_items=context.max_items, command_refusal=self._command_refusal
             )
@@ -155,7 +154,7 @@ class OpenAIPlanner:
             notes.append(_info("planner_repairs", f"the model's plan needed {rounds} repair round(s)"))
         return check, rounds, notes
 
-    async def _prd_view(self, prd: Prd, room_chars: int, nonce: str, meter: CostMeter) -> PrdView:
+    async def _prd_view(self, prd: Prd, room_chars: int, nonce: str, llm: LlmClient) -> PrdView:
         if len(prd.text) <= room_chars:
             return PrdView(title=prd.title, body=prd.text)
         ids = [r.id for r in prd.requirements]
@@ -166,23 +165,14 @@ class OpenAIPlanner:
         summaries: list[str] = []
         for index, part in enumerate(parts, start=1):
             messages = summary_messages(nonce=nonce, part=part, index=index, total=len(parts), requirement_ids=ids)
-            completion = await self._call(meter, messages, SUMMARY_SCHEMA, self._limits.summary_max_tokens)
+            completion = await self._call(llm, messages, SUMMARY_SCHEMA, self._limits.summary_max_tokens)
             summaries.append(f"### Part {index} of {len(parts)}\n{_summary_text(completion, part)}")
         return PrdView(title=prd.title, body="\n\n".join(summaries), summarised_parts=len(parts))
 
     async def _call(
-        self, meter: CostMeter, messages: list[ChatMessage], schema: dict[str, object], max_tokens: int
+        self, llm: LlmClient, messages: list[ChatMessage], schema: dict[str, object], max_tokens: int
     ) -> Completion:
-        prompt_chars = sum(len(m.content) for m in messages) + len(json.dumps(schema))
-        reserved = await meter.reserve(prompt_chars, max_tokens)
-        settled = False
-        try:
-            completion = await self._llm.complete(messages, json_schema=schema, max_tokens=max_tokens)
-            completion.usage = await meter.settle(reserved, completion.usage)
-            settled = True
-        finally:
-            if not settled:
-                await meter.release(reserved)
+        completion = await llm.complete(messages, json_schema=schema, max_tokens=max_tokens)
         if completion.refusal:
             raise LlmRefused(completion.refusal)
         log.debug(
@@ -190,10 +180,18 @@ class OpenAIPlanner:
             model=self._model,
             prompt_tokens=completion.usage.prompt_tokens,
             completion_tokens=completion.usage.completion_tokens,
-            estimated_prompt_tokens=estimate_tokens(prompt_chars),
+            estimated_prompt_tokens=estimate_tokens(prompt_chars(messages, schema)),
             cost_usd=completion.usage.cost_usd,
         )
         return completion
+
+
+def in_sandbox(llm: LlmClient, model: str | None) -> OpenAIPlanner:
+    """The agent's factory (`SandboxedPlanner(planner="bot.planner.openai_planner:in_sandbox")`):
+    `llm` is the broker's proxy, metered by the parent, so this planner holds no cost policy."""
+    if not model:
+        raise ConfigError("the sandboxed OpenAI planner needs the model name in its job")
+    return OpenAIPlanner(llm, model, None)
 
 
 def _summary_text(completion: Completion, part: str) -> str:

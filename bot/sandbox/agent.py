@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from bot.domain.models import Usage
 from bot.domain.secrets import redact
-from bot.errors import PassError
+from bot.errors import LlmError, PassError
 from bot.planner.port import ChatMessage, Completion, Planner, PlanningContext
 from bot.sandbox.protocol import (
     MAX_RESPONSE_BYTES,
@@ -41,6 +41,7 @@ from bot.sandbox.protocol import (
 # Planners known by a short name; anything else is a "module:attribute" factory.
 PLANNER_FACTORIES = {
     "heuristic": "bot.planner.heuristic:HeuristicPlanner",
+    "openai": "bot.planner.openai_planner:in_sandbox",
 }
 
 
@@ -156,7 +157,13 @@ async def run_job(reader: LineReader, writer: IO[bytes]) -> int:
         outcome = await planner.plan(job.prd, context)
     except Exception as exc:  # noqa: BLE001 - any planner error becomes a reported failure
         tail = "".join(traceback.format_exception(exc)[-3:])
-        client.send(AgentFailure(type="failure", message=redact(f"{type(exc).__name__}: {exc}\n{tail}")[:19_000]))
+        client.send(
+            AgentFailure(
+                type="failure",
+                message=redact(f"{type(exc).__name__}: {exc}\n{tail}")[:19_000],
+                llm_error=redact(str(exc))[:2_000] if isinstance(exc, LlmError) else None,
+            )
+        )
         return 1
     client.send(
         Result(

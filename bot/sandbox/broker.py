@@ -5,6 +5,10 @@ wires it to the audit log): LLM calls go to the injected `LlmClient` (which mete
 commands through the command policy and then the sandbox, file reads stay inside the
 workspace. Anything malformed, oversized or unknown is refused and recorded; an agent that
 dies, hangs or keeps breaking the protocol ends the run with a typed error and a diagnosis.
+
+When the parent's LLM client itself fails (a cost cap, a refused key, a 429 or 5xx that outlasted
+its retries), the agent is told, stopped, and that very error is raised here, so the caller
+handles it exactly as if the planner had run in-process: a cap blocks the run, the rest fail it.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from typing import Any
 
 from bot.domain.models import Usage
 from bot.domain.secrets import redact
-from bot.errors import PassError
+from bot.errors import CostCapReached, LlmError, PassError
 from bot.planner.port import ChatMessage, LlmClient
 from bot.sandbox.command_policy import CommandPolicy
-from bot.sandbox.errors import AgentCrashed, AgentFailed, AgentMisbehaved, AgentTimedOut
+from bot.sandbox.errors import AgentCrashed, AgentFailed, AgentLlmError, AgentMisbehaved, AgentTimedOut
 from bot.sandbox.isolation import IsolationLevel
 from bot.sandbox.protocol import (
     MAX_REQUEST_BYTES,
@@ -68,6 +72,10 @@ class AgentRun:
     requests: int
     refused: int
     duration_s: float
+
+
+class _LlmStopped(Exception):
+    """The parent's LLM client failed for good: the conversation ends and the agent is stopped."""
 
 
 class _StderrTail:
@@ -118,9 +126,20 @@ class Broker:
         self.requests = 0
         self.refused = 0
         self.last_request = "none"
+        # The parent-side error that ended the run's model calls, raised once the agent is stopped.
+        self.llm_failure: PassError | None = None
 
     async def run(self, job: Job, *, agent_argv: Sequence[str] | None = None) -> AgentRun:
-        """Run the agent on `job` to its result; raises an `AgentFailed` subclass otherwise."""
+        """Run the agent on `job` to its result. Otherwise raises an `AgentFailed` subclass, the
+        parent LLM client's own error (`CostCapReached`, an `LlmError`), or `AgentLlmError` when
+        the planner inside gave up on the model's answers; each carries the metered `usage`."""
+        try:
+            return await self._run(job, agent_argv)
+        except (AgentFailed, CostCapReached, LlmError) as exc:
+            exc.usage = self.usage  # counted here, from the calls the parent made; never the agent's claim
+            raise
+
+    async def _run(self, job: Job, agent_argv: Sequence[str] | None) -> AgentRun:
         argv = list(agent_argv or [self.python, "-m", "bot.sandbox.agent"])
         box = await spawn_sandboxed(
             argv,
@@ -148,6 +167,19 @@ class Broker:
             )
             await self._record("agent.failed", reason="timeout", diagnosis=diagnosis)
             raise AgentTimedOut("the agent hung and was killed", diagnosis=diagnosis) from None
+        except _LlmStopped:
+            box.kill("llm-failed")
+            await box.process.wait()
+            failure = self.llm_failure
+            assert failure is not None
+            await self._record("agent.stopped", reason=type(failure).__name__, message=redact(str(failure))[:500])
+            raise failure from None
+        except AgentLlmError as exc:
+            if box.process.returncode is None:
+                box.kill("failed")
+            await box.process.wait()
+            await self._record("agent.failed", reason="AgentLlmError", diagnosis=str(exc))
+            raise
         except AgentFailed as exc:
             if box.process.returncode is None:
                 box.kill("failed")
@@ -220,10 +252,14 @@ class Broker:
             if isinstance(message, Result):
                 return message
             if isinstance(message, AgentFailure):
+                if message.llm_error:
+                    raise AgentLlmError(redact(message.llm_error))
                 raise AgentFailed("the planner failed inside the sandbox", diagnosis=redact(message.message))
             self.requests += 1
             response = await self._answer(message)
             await self._send(box, response)
+            if self.llm_failure is not None:
+                raise _LlmStopped
 
     async def _send(self, box: SandboxProcess, message: Job | Response) -> None:
         stdin = box.process.stdin
@@ -298,9 +334,25 @@ class Broker:
             completion = await self.llm.complete(
                 messages, json_schema=request.json_schema, max_tokens=request.max_tokens
             )
+        except CostCapReached as exc:
+            # Refused before any call was made; the agent hears why, then the run is blocked.
+            self.llm_failure = exc
+            return await self._deny(
+                "llm.complete",
+                request.id,
+                "cost-cap",
+                redact(str(exc)),
+                scope=exc.scope,
+                spent_usd=exc.spent,
+                cap_usd=exc.cap,
+                estimate_usd=exc.estimate,
+            )
         except PassError as exc:
-            # The client refuses calls past the cost cap with a PassError; the agent hears why.
-            return await self._deny("llm.complete", request.id, "llm-refused", redact(str(exc)))
+            # The endpoint failed for good (its messages never hold the key), or the spend ledger
+            # is down and the caps cannot be checked: either way no model call can be made now.
+            self.llm_failure = exc
+            rule = "llm-error" if isinstance(exc, LlmError) else "llm-unavailable"
+            return await self._deny("llm.complete", request.id, rule, redact(str(exc)), error=type(exc).__name__)
         self.usage = self.usage + completion.usage
         await self._record(
             "agent.request",

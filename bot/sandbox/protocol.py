@@ -85,6 +85,8 @@ class Result(_Message):
 class AgentFailure(_Message):
     type: Literal["failure"]
     message: str = Field(max_length=20_000)
+    # Set when the planner stopped on an `LlmError` (invalid output, a refusal): the reason to show.
+    llm_error: str | None = Field(default=None, max_length=2_000)
 
 
 Request = LlmRequest | CommandRequest | FileReadRequest | FileListRequest

@@ -3,6 +3,11 @@
 The pipeline calls it like any planner; inside, the real planner (heuristic, or the LLM
 planner with a broker-proxied `LlmClient`) runs without credentials or network, and the
 usage returned is what the broker metered, not what the agent claims.
+
+With a `MeteredLlm`, each run gets its own metered client (the run's cap, the workspace's daily
+cap), held here in the parent with the key. The errors it raises (`CostCapReached`, `LlmError`)
+come out of `plan` as themselves, once the agent is stopped, so the pipeline blocks or fails the
+run exactly as it does for an in-process planner.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.models import Prd
+from bot.planner.metered import MeteredLlm
 from bot.planner.port import LlmClient, PlanningContext, PlanOutcome
 from bot.sandbox.broker import AgentRun, Broker, RecordFn
 from bot.sandbox.command_policy import CommandPolicy
@@ -53,7 +59,7 @@ class SandboxedPlanner:
         planner: str = "heuristic",
         name: str | None = None,
         model: str | None = None,
-        llm: LlmClient | None = None,
+        llm: MeteredLlm | LlmClient | None = None,
         repo_path: Path | None = None,
         level: IsolationLevel | None = None,
         limits: Limits | None = None,
@@ -92,13 +98,15 @@ class SandboxedPlanner:
         if not requirement.ok:
             await record({"event": "agent.blocked", "actor": "system", "requirement": requirement.name})
             raise IsolationBelowMinimum(requirement)
+        # One metered client per run: the run cap counts this run's calls only.
+        llm = self._llm.for_run(context.workspace) if isinstance(self._llm, MeteredLlm) else self._llm
         workspace = await fresh_workspace(self._repo_path, self._workspace_parent)
         try:
             broker = Broker(
                 workspace=workspace,
                 policy=self._policy,
                 record=record,
-                llm=self._llm,
+                llm=llm,
                 level=level,
                 limits=self._limits,
                 timeout_s=self._timeout_s,

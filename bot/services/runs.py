@@ -141,6 +141,7 @@ class RunService:
         except IsolationBelowMinimum as weak:
             return await self._block(run.run_id, [weak.requirement], str(weak))
         except AgentFailed as agent:
+            await self._add_usage(run.run_id, agent.usage)
             failure = Failure(step="planning", message=redact(str(agent))[:500], diagnosis=agent.diagnosis)
             return await self.fail(run.run_id, failure)
         except CostCapReached as capped:
@@ -199,7 +200,12 @@ class RunService:
     async def _plan(self, run: Run) -> Run:
         assert run.prd is not None
         await self._changed(run)
-        context = PlanningContext(run_id=run.run_id, repo=run.repo, max_items=self.policies.limits.max_items_per_run)
+        context = PlanningContext(
+            run_id=run.run_id,
+            repo=run.repo,
+            max_items=self.policies.limits.max_items_per_run,
+            workspace=run.workspace,  # the daily cost cap is per workspace
+        )
         outcome: PlanOutcome = await self.planner.plan(run.prd, context)
         plan = outcome.plan
 

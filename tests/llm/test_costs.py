@@ -16,8 +16,9 @@ from bot.adapters.redis_spend import RedisSpendLedger, spend_key
 from bot.domain.cost import CostCaps, CostPolicy, ModelPrice, cap_reached_requirement
 from bot.errors import ConfigError, CostCapReached, LlmRequestRejected
 from bot.planner.costs import InMemorySpendLedger, load_cost_policy
+from bot.planner.metered import MeteredLlm
 from bot.planner.openai_planner import OpenAIPlanner, PlannerLimits
-from bot.planner.port import PlanningContext
+from bot.planner.port import ChatMessage, PlanningContext
 
 from .conftest import MODEL, ROOT, FakeOpenAI, api_error, completion, plan_json, prd_fixture
 
@@ -189,3 +190,29 @@ async def test_two_planners_sharing_the_redis_ledger_share_one_daily_cap(
 
     assert len(fake_openai.received) == 2
     assert await RedisSpendLedger(redis_client).get("T1", DAY.isoformat()) == pytest.approx(0.012)
+
+
+async def test_the_metered_client_gives_each_run_its_own_cap_and_all_of_them_one_day(
+    fake_openai: FakeOpenAI, llm: OpenAILlmClient
+) -> None:
+    """What the sandbox's parent holds: one `MeteredLlm`, a fresh run meter per run."""
+    ledger = InMemorySpendLedger()
+    metered = MeteredLlm(llm, MODEL, policy(per_run=0.015, per_day=0.025), ledger=ledger, today=lambda: DAY)
+    ask = [ChatMessage(role="user", content="plan it")]
+    # Each call really costs 2k * $1/M + 5k * $2/M = $0.012 and is estimated at ~$0.004 (2k output).
+    fake_openai.then(*[completion("{}", prompt_tokens=2_000, completion_tokens=5_000)] * 2)
+
+    first, second, third = metered.for_run("T1"), metered.for_run("T1"), metered.for_run("T1")
+    answer = await first.complete(ask, max_tokens=2_000)
+    with pytest.raises(CostCapReached) as run_cap:
+        await first.complete(ask, max_tokens=2_000)
+    await second.complete(ask, max_tokens=2_000)
+    with pytest.raises(CostCapReached) as day_cap:
+        await third.complete(ask, max_tokens=2_000)
+
+    assert answer.usage.cost_usd == pytest.approx(0.012)  # priced by the meter, not the endpoint
+    assert run_cap.value.scope == "run" and run_cap.value.usage == first.usage
+    assert day_cap.value.scope == "day" and day_cap.value.spent == pytest.approx(0.024)
+    assert third.usage.cost_usd == 0.0
+    assert len(fake_openai.received) == 2
+    assert await ledger.get("T1", DAY.isoformat()) == pytest.approx(0.024)
