@@ -35,14 +35,18 @@ def last_key(channel: str) -> str:
 
 
 class RedisDigestLedger:
-    def __init__(self, client: aioredis.Redis, *, claim_ttl_s: int = 45 * 24 * 3600) -> None:
+    def __init__(self, client: aioredis.Redis, *, lease_s: int = 600, claim_ttl_s: int = 45 * 24 * 3600) -> None:
         self._r = client
-        # Past this, a claim key may go; the last-sent mark still stops a resend of the slot.
+        # A claim is a lease until the digest is marked sent: a worker killed mid-send loses it
+        # after `lease_s` and another worker sends the slot (late, saying so) instead of nobody.
+        # The lease outlasts a slow post (30 s timeout plus rate-limit retries) by far.
+        self._lease = lease_s
+        # Once sent, the claim is kept this long; the last-sent mark also stops a resend.
         self._ttl = claim_ttl_s
 
     async def claim(self, channel: str, slot: datetime, owner: str) -> bool:
         try:
-            return bool(await self._r.set(claim_key(channel, slot), owner, nx=True, ex=self._ttl))
+            return bool(await self._r.set(claim_key(channel, slot), owner, nx=True, ex=self._lease))
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
 
@@ -53,7 +57,10 @@ class RedisDigestLedger:
             await self._r.delete(key)
 
     async def mark_sent(self, channel: str, slot: datetime, until: datetime) -> None:
-        await self._r.eval(_ADVANCE, 1, last_key(channel), int(slot.timestamp()), until.timestamp())  # type: ignore[misc]
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.eval(_ADVANCE, 1, last_key(channel), int(slot.timestamp()), until.timestamp())
+            pipe.expire(claim_key(channel, slot), self._ttl)
+            await pipe.execute()
 
     async def last_sent(self, channel: str) -> tuple[datetime, datetime] | None:
         """(slot, end of the period it covered) of the newest digest sent to `channel`."""

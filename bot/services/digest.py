@@ -8,8 +8,10 @@ schedule it takes the latest cron slot at or before `now`:
   Only the latest slot is ever considered, so a long outage yields one late digest, not a flood;
 - a schedule that has never posted and whose latest slot is already late (it was just added):
   skipped; its first digest is its next slot.
-A send that fails gives its claim back, so the next tick retries. (If Slack stored the message
-but its answer was lost, that retry posts a second copy: a duplicate is better than silence.)
+A send that fails gives its claim back, so the next tick retries; a worker killed mid-send
+holds only a lease (bot/adapters/redis_digest_ledger.py) that runs out, and another worker
+sends the slot. (If Slack stored the message but its answer was lost, that retry posts a
+second copy: a duplicate is better than silence.)
 """
 
 from __future__ import annotations

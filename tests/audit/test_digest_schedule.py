@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.redis_digest_ledger import RedisDigestLedger
+from bot.adapters.redis_digest_ledger import RedisDigestLedger, claim_key
 from bot.adapters.redis_store import RedisRunStore
 from bot.adapters.slack_digest_sender import SlackDigestSender
 from bot.digest_policy import DigestPolicy, DigestSchedule
@@ -178,3 +178,19 @@ async def test_an_overdue_approval_nudges_its_allowed_approvers(
     assert "<@U_ANN> <@U_BOB> <!subteam^S_PAY>: please review" in nudges
     assert "Payouts" in nudges and "Refunds" not in nudges  # only the one waiting past the threshold
     assert "U_REQ" not in text  # the requester is not asked to approve their own run
+
+
+async def test_a_worker_killed_while_sending_does_not_lose_the_slot(
+    workers: Workers, slack: FakeSlack, redis_client: aioredis.Redis
+) -> None:
+    # A worker claimed the slot and died before posting: its lease (1 s here) runs out in Redis.
+    dead = RedisDigestLedger(redis_client, lease_s=1)
+    assert await dead.claim("C_DIGEST", MONDAY_0900, "dead-worker")
+    three = await workers(3)
+    await _tick(three, MONDAY_0900 + timedelta(seconds=10))
+    assert slack.posts == []  # the claim still holds
+    await asyncio.sleep(1.2)
+    await _tick(three, MONDAY_0900 + timedelta(minutes=2))
+    await _tick(three, MONDAY_0900 + timedelta(minutes=3))
+    assert len(slack.posts) == 1 and "Mon 06 May 09:00" in slack.posts[0].all_text
+    assert await redis_client.ttl(claim_key("C_DIGEST", MONDAY_0900)) > 24 * 3600  # kept once sent
