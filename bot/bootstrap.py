@@ -89,12 +89,12 @@ def build_planner(
     return planner, llm
 
 
-def build_syncer(settings: Settings, policies: Policies, redis: RedisHandle, *, dry_run: bool = False) -> Syncer:
+def build_syncer(settings: Settings, policies: Policies, store: RedisRunStore, *, dry_run: bool = False) -> Syncer:
     """GitHub when a token is set (and not --dry-run); otherwise the staged backlog goes to disk."""
     if settings.github_configured and not dry_run:
         tracker = GitHubTracker.from_settings(settings)
         pacer = WritePacer(min_interval=policies.limits.github_write_interval_s)
-        return GitHubSyncer(tracker, RedisSyncLedger(redis.client), default_repo=settings.github_repo, pacer=pacer)
+        return GitHubSyncer(tracker, RedisSyncLedger(store), default_repo=settings.github_repo, pacer=pacer)
     reason = "--dry-run" if dry_run else "GITHUB_TOKEN is not set"
     return DryRunSyncer(settings.runs_dir, reason=reason)
 
@@ -104,7 +104,7 @@ def build(settings: Settings, *, dry_run: bool = False) -> Container:
     redis = connect(settings.redis_url, settings.data_dir)
     store = RedisRunStore(redis.client)
     planner, llm = build_planner(settings, redis, store)
-    syncer = build_syncer(settings, policies, redis, dry_run=dry_run)
+    syncer = build_syncer(settings, policies, store, dry_run=dry_run)
     return Container(
         settings=settings,
         policies=policies,

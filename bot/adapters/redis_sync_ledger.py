@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-import redis.asyncio as aioredis
+from bot.adapters.redis_store import RedisRunStore
+from bot.domain.models import Actor
 
 
 def ledger_key(run_id: str) -> str:
@@ -16,8 +17,11 @@ def ledger_key(run_id: str) -> str:
 
 
 class RedisSyncLedger:
-    def __init__(self, client: aioredis.Redis) -> None:
-        self._r = client
+    """Also the audit trail of what reached GitHub: each created issue is one audit event."""
+
+    def __init__(self, store: RedisRunStore) -> None:
+        self._store = store
+        self._r = store.client
 
     async def already_created(self, run_id: str) -> dict[str, tuple[int, str]]:
         raw: dict[str, str] = await self._r.hgetall(ledger_key(run_id))  # type: ignore[misc]
@@ -29,3 +33,10 @@ class RedisSyncLedger:
 
     async def record_created(self, run_id: str, key: str, number: int, url: str) -> None:
         await self._r.hset(ledger_key(run_id), key, json.dumps({"number": number, "url": url}))  # type: ignore[misc]
+        await self._store.record(
+            run_id,
+            actor=Actor.SYSTEM,
+            actor_id="github-sync",
+            action="issue.created",
+            detail={"key": key, "number": number, "url": url},
+        )

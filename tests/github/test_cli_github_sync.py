@@ -41,6 +41,7 @@ async def test_an_approved_cli_run_creates_each_issue_once(github: FakeGitHub, t
         code, out, err = await _passbot(
             "plan", str(PRDS / "02_taskmaster_test_prd_tiny.md"), "--repo", REPO, "--yes", "--json", env=env
         )
+        _, exported, _ = await _passbot("audit", "export", env=env)
     finally:
         stop_embedded_server(data)
     assert code == 0, err.decode()
@@ -53,6 +54,9 @@ async def test_an_approved_cli_run_creates_each_issue_once(github: FakeGitHub, t
     for item in run["plan"]["items"]:
         assert titles.count(item["title"]) == 1
     assert TOKEN not in err.decode()
+    created = [json.loads(line)["detail"] for line in exported.splitlines() if b'"issue.created"' in line]
+    assert sorted(c["number"] for c in created if c["key"] != "_tracking") == sorted(numbers)
+    assert TOKEN not in exported.decode()
 
 
 async def test_a_missing_repo_on_github_blocks_with_the_fix(github: FakeGitHub, tmp_path: Path) -> None:
