@@ -200,6 +200,20 @@ async def cmd_token(c: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_serve(c: Container, args: argparse.Namespace) -> int:
+    from bot.web.server import serve
+
+    await serve(c, port=args.port)
+    return EXIT_OK
+
+
+async def cmd_worker(c: Container, args: argparse.Namespace) -> int:
+    from bot.worker import work
+
+    await work(c, concurrency=args.concurrency)
+    return EXIT_OK
+
+
 async def cmd_doctor(settings: Settings) -> int:
     from bot.doctor import render, run_checks
 
@@ -255,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("target", help="a local path, a git URL, or owner/name[@ref]")
     verify.add_argument("--json", action="store_true")
 
+    serve = sub.add_parser("serve", help="the Slack app (Socket Mode or HTTP), webhooks, API and /healthz")
+    serve.add_argument("--port", type=int, default=None, help="HTTP port (default: PASS_HTTP_PORT, 3000)")
+
+    worker = sub.add_parser("worker", help="run queued jobs: planning and syncing (run one or more beside serve)")
+    worker.add_argument("--concurrency", type=int, default=4, help="jobs at once in this process (default 4)")
+
     sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
     return parser
 
@@ -268,6 +288,8 @@ HANDLERS: dict[str, Handler] = {
     "audit": cmd_audit,
     "verify": cmd_verify,
     "token": cmd_token,
+    "serve": cmd_serve,
+    "worker": cmd_worker,
 }
 
 
