@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.github_files import GitHubFileFetcher
@@ -78,8 +79,13 @@ def build_slack_app(
     app.use(drop_redeliveries(container.store.client))
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_error(
+        error: Exception, body: dict[str, Any], client: AsyncWebClient, response: BoltResponse | None
+    ) -> BoltResponse | None:
         await handle_error(error, body, client)
+        # The person has been told; Slack should not show its own error on top. (`response` is None
+        # when the listener had already acked: that answer has gone.)
+        return BoltResponse(status=200, body="") if response is not None else None
 
     register_all(app, flows)
     return SlackApp(bolt=app, flows=flows)

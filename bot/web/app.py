@@ -9,6 +9,7 @@ More routes (metrics …) are added with `app.add_routes(...)` on the returned a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -34,18 +35,25 @@ def slack_events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[we
     return handle
 
 
-def healthz_handler(ping: Ping) -> Callable[[web.Request], Awaitable[web.Response]]:
+def healthz_handler(ping: Ping, timeout_s: float) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def healthz(request: web.Request) -> web.Response:
-        if await ping():
+        # The client's own reconnect retries can take many seconds; a health check answers now.
+        try:
+            up = await asyncio.wait_for(ping(), timeout_s)
+        except TimeoutError:
+            up = False
+        if up:
             return web.json_response({"ok": True, "redis": "up"})
         return web.json_response({"ok": False, "redis": "down"}, status=503)
 
     return healthz
 
 
-def create_web_app(*, ping: Ping, slack: AsyncApp | None = None, intake: IntakeDeps | None = None) -> web.Application:
+def create_web_app(
+    *, ping: Ping, slack: AsyncApp | None = None, intake: IntakeDeps | None = None, health_timeout_s: float = 2.0
+) -> web.Application:
     app = web.Application(middlewares=[intake_errors] if intake else [], client_max_size=MAX_BODY_BYTES)
-    app.router.add_get("/healthz", healthz_handler(ping))
+    app.router.add_get("/healthz", healthz_handler(ping, health_timeout_s))
     if slack is not None:
         app.router.add_post(SLACK_EVENTS_PATH, slack_events_handler(slack))
     if intake is not None:

@@ -76,8 +76,9 @@ class Harness:
         return await self.post(body, "application/x-www-form-urlencoded", **kw)
 
     async def click(self, action: ActionId, value: str, *, user: str, channel: str = CHANNEL, ts: str = "1.0") -> Reply:
-        body = sr.block_action(action.value, value, user=user, channel=channel, message_ts=ts,
-                               response_url=self.fake.response_url("click"))
+        body = sr.block_action(
+            action.value, value, user=user, channel=channel, message_ts=ts, response_url=self.fake.response_url("click")
+        )
         return await self.post(body, "application/x-www-form-urlencoded")
 
     async def submit(self, callback_id: str, metadata: str, values: dict[str, Any], *, user: str) -> Reply:

@@ -73,7 +73,9 @@ class FakeSlack:
         return texts + [str(r.get("text", "")) for r in self.responses]
 
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
-        return [p for p in self.of("chat.postMessage") if p.get("channel") == channel and p.get("thread_ts") == thread_ts]
+        return [
+            p for p in self.of("chat.postMessage") if p.get("channel") == channel and p.get("thread_ts") == thread_ts
+        ]
 
     # --- the server ----------------------------------------------------------------------------
 
@@ -123,8 +125,15 @@ class FakeSlack:
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
-            return {"ok": True, "url": "https://pass-test.slack.com/", "team": "PASS test", "user": "pass",
-                    "team_id": TEAM, "user_id": BOT_USER, "bot_id": "BPASS"}
+            return {
+                "ok": True,
+                "url": "https://pass-test.slack.com/",
+                "team": "PASS test",
+                "user": "pass",
+                "team_id": TEAM,
+                "user_id": BOT_USER,
+                "bot_id": "BPASS",
+            }
         if method == "chat.postMessage":
             ts = self._next_ts()
             self.messages[(p["channel"], ts)] = p
@@ -150,8 +159,15 @@ class FakeSlack:
             if shared is None:
                 return {"ok": False, "error": "file_not_found"}
             file_id = p["file"]
-            return {"ok": True, "file": {"id": file_id, "name": shared.name, "size": len(shared.content),
-                                         "url_private_download": f"{self.url}/files-pri/{file_id}/{shared.name}"}}
+            return {
+                "ok": True,
+                "file": {
+                    "id": file_id,
+                    "name": shared.name,
+                    "size": len(shared.content),
+                    "url_private_download": f"{self.url}/files-pri/{file_id}/{shared.name}",
+                },
+            }
         if method == "usergroups.users.list":
             group = p.get("usergroup", "")
             if group not in self.usergroups:

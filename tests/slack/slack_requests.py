@@ -23,7 +23,9 @@ def sign(secret: str, timestamp: str, body: str) -> str:
     return f"v0={digest}"
 
 
-def signed_headers(body: str, content_type: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: str, content_type: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     ts = str(timestamp if timestamp is not None else int(time.time()))
     return {
         "Content-Type": content_type,
@@ -60,9 +62,7 @@ def _interactive(payload: dict[str, Any]) -> str:
     return f"payload={quote(json.dumps(payload))}"
 
 
-def block_action(
-    action_id: str, value: str, *, user: str, channel: str, message_ts: str, response_url: str
-) -> str:
+def block_action(action_id: str, value: str, *, user: str, channel: str, message_ts: str, response_url: str) -> str:
     body = _load("block_actions_respond__block_actions_1.json")
     body["user"] = {"id": user, "username": user.lower(), "team_id": "T0PASS"}
     body["team"] = {"id": "T0PASS"}
