@@ -7,9 +7,10 @@ something the person can fix; unexpected errors reach the app's global error han
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -54,6 +55,15 @@ class SlackFlows:
     sources: PrdSources
     notifier: SlackNotifier
     default_repo: str | None = None
+    # Runs started at once by this process. The work after an ack shares the event loop with the
+    # acks of requests still arriving; and every run's creation is a transaction on the one audit
+    # chain, so many at once mostly retry each other. A few at a time keeps both fast (see
+    # bench/slack_ack.py); the others wait, costing nothing, after their ack has gone.
+    intake_concurrency: int = 4
+    _intake_slots: asyncio.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._intake_slots = asyncio.Semaphore(self.intake_concurrency)
 
     @property
     def store(self) -> RedisRunStore:
@@ -63,6 +73,10 @@ class SlackFlows:
 
     async def plan(self, command: PlanCommand, who: Requester, *, dedupe: str, reply: Reply) -> Run | None:
         """Read the PRD, create the run (once per Slack delivery), post its card, queue the work."""
+        async with self._intake_slots:
+            return await self._plan(command, who, dedupe=dedupe, reply=reply)
+
+    async def _plan(self, command: PlanCommand, who: Requester, *, dedupe: str, reply: Reply) -> Run | None:
         try:
             raw = await self.sources.read(command.source)
             repo = command.repo
