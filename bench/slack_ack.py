@@ -166,7 +166,7 @@ async def main(n: int) -> None:
             started = time.perf_counter()
             pass_lat = await fire(pass_url, n, fake)
             # Let PASS's after-ack work finish before the next round (cards posted for every run).
-            # noqa: ASYNC110 below: the fake lives in another thread; polling its record is the simple way.
+            # (ASYNC110 is silenced: the fake lives in another thread; polling its record is the simple way.)
             while len(fake.of("chat.postMessage")) < posted_before + n and time.perf_counter() - started < 60:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             settled = time.perf_counter() - started
