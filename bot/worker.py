@@ -89,15 +89,18 @@ def build_worker(
     *,
     concurrency: int = 4,
     progress: ProgressFactory | None = None,
-    dequeue_timeout_s: float = 0.0,
+    dequeue_timeout_s: float = 1.0,
 ) -> Worker:  # type: ignore[type-arg]
+    """`dequeue_timeout_s` bounds each wait for a job (a blocking pop otherwise)."""
     return Worker(
         queue.saq,
         job_functions(runs, progress),
         concurrency=concurrency,
         dequeue_timeout=dequeue_timeout_s,
-        # Let a job that is writing issues finish its current write on SIGTERM.
-        shutdown_grace_period_s=30,
+        # No grace period: saq would also wait out its upkeep tasks' sleeps (up to a minute). On
+        # SIGTERM a running job is cancelled and saq re-queues it; the run's compare-and-set makes
+        # the re-run a no-op, and a run left mid-step is crash recovery's to resume.
+        shutdown_grace_period_s=None,
     )
 
 
