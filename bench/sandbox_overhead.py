@@ -40,9 +40,7 @@ async def main(iterations: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
         levels = [level for level in IsolationLevel if await level_works(level, workspace)]
-        print(
-            f"{iterations} runs each, median wall time; levels here: {', '.join(lv.label for lv in levels)}"
-        )
+        print(f"{iterations} runs each, median wall time; levels here: {', '.join(lv.label for lv in levels)}")
         print(f"{'command':<16} {'level':<8} {'bare ms':>8} {'boxed ms':>9} {'added ms':>9} {'ratio':>6}")
         for name, argv in COMMANDS.items():
             await bare(argv, workspace)  # warm the page cache

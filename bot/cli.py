@@ -251,6 +251,20 @@ async def cmd_stats(c: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_serve(c: Container, args: argparse.Namespace) -> int:
+    from bot.web.server import serve
+
+    await serve(c, port=args.port)
+    return EXIT_OK
+
+
+async def cmd_worker(c: Container, args: argparse.Namespace) -> int:
+    from bot.worker import work
+
+    await work(c, concurrency=args.concurrency)
+    return EXIT_OK
+
+
 async def cmd_doctor(settings: Settings) -> int:
     from bot.doctor import render, run_checks
 
@@ -316,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("window", nargs="?", default="7d", help="7d (default), 30d, or any N[mhdw]")
     stats.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
 
+    serve = sub.add_parser("serve", help="the Slack app (Socket Mode or HTTP), webhooks, API and /healthz")
+    serve.add_argument("--port", type=int, default=None, help="HTTP port (default: PASS_HTTP_PORT, 3000)")
+
+    worker = sub.add_parser("worker", help="run queued jobs: planning and syncing (run one or more beside serve)")
+    worker.add_argument("--concurrency", type=int, default=4, help="jobs at once in this process (default 4)")
+
     sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
     return parser
 
@@ -331,6 +351,8 @@ HANDLERS: dict[str, Handler] = {
     "token": cmd_token,
     "digest": cmd_digest,
     "stats": cmd_stats,
+    "serve": cmd_serve,
+    "worker": cmd_worker,
 }
 
 

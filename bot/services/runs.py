@@ -20,6 +20,7 @@ from bot.domain.models import (
     Approval,
     Failure,
     Finding,
+    Plan,
     Prd,
     RequirementCheck,
     Run,
@@ -335,27 +336,46 @@ class RunService:
         plan_hash: str | None,
         user_groups: frozenset[str] = frozenset(),
         operator: bool = False,
+        selected_keys: frozenset[str] | None = None,
     ) -> ApprovalOutcome:
         """Record one approval. `operator=True` is the CLI operator of a CLI run (the policy's
-        "approved at the terminal" rule). Refusals are values with a reason, never exceptions."""
+        "approved at the terminal" rule). Refusals are values with a reason, never exceptions.
+
+        `selected_keys` approves only those work items: the run's plan becomes that selection (its
+        plan hash with it), in the same atomic step as the approval. Approvals given for another
+        version of the plan do not count towards the new one."""
         run = await self.store.get(run_id)
         refusal = self._refusal(run, user, plan_hash, user_groups, operator)
+        narrowed: Plan | None = None
+        if refusal is None and selected_keys is not None and run.plan is not None:
+            narrowed, refusal = select_items(run.plan, selected_keys)
         if refusal is not None:
             await self.store.record(run_id, actor=Actor.HUMAN, actor_id=user, action="approval.refused", reason=refusal)
             return ApprovalOutcome(False, run, refusal)
         rule = self.policies.approvals.rule_for(run)
         needed = 1 if operator else approvals_needed(rule, run)
-        approval = Approval(user=user, via=via, plan_hash=run.plan_hash or "")
+        seen_hash = run.plan_hash
 
         def add(r: Run) -> Run:
-            if any(a.user == user and a.decision == "approve" for a in r.approvals):
+            if r.plan_hash != seen_hash:
+                # The plan changed between the read above and this transaction.
+                raise _StalePlan()
+            if narrowed is not None:
+                r = r.model_copy(update={"plan": narrowed, "plan_hash": narrowed.content_hash()})
+            if any(a.user == user and a.decision == "approve" and a.plan_hash == r.plan_hash for a in r.approvals):
                 return r
+            approval = Approval(user=user, via=via, plan_hash=r.plan_hash or "")
             return r.model_copy(update={"approvals": [*r.approvals, approval]})
 
         def decide(r: Run) -> RunStatus | None:
-            count = len({a.user for a in r.approvals if a.decision == "approve"})
-            return RunStatus.APPROVED if count >= needed else None
+            return RunStatus.APPROVED if _approvers(r) >= needed else None
 
+        detail: dict[str, object] = {"via": via, "plan_hash": run.plan_hash, "needed": needed}
+        if narrowed is not None and run.plan is not None:
+            kept = {i.key for i in narrowed.items}
+            detail["selected"] = sorted(kept)
+            detail["deselected"] = sorted(i.key for i in run.plan.items if i.key not in kept)
+            detail["approved_plan_hash"] = narrowed.content_hash()
         try:
             updated = await self.store.transition(
                 run_id,
@@ -365,16 +385,20 @@ class RunService:
                 actor_id=user,
                 action="approval.recorded",
                 mutate=add,
-                detail={"via": via, "plan_hash": run.plan_hash, "needed": needed},
+                detail=detail,
             )
         except TransitionConflict as conflict:
             latest = await self.store.get(run_id)
             return ApprovalOutcome(False, latest, f"This run is already {conflict.actual.replace('_', ' ')}.")
+        except _StalePlan:
+            latest = await self.store.get(run_id)
+            return ApprovalOutcome(
+                False, latest, "The plan changed while you were approving it; approve the current card."
+            )
         await self._changed(updated)
         if updated.status is RunStatus.APPROVED:
             return ApprovalOutcome(True, updated, f"Approved by {user}.", now_approved=True)
-        have = len({a.user for a in updated.approvals})
-        return ApprovalOutcome(True, updated, f"Approval recorded ({have} of {needed}).")
+        return ApprovalOutcome(True, updated, f"Approval recorded ({_approvers(updated)} of {needed}).")
 
     def _refusal(
         self, run: Run, user: str, plan_hash: str | None, groups: frozenset[str], operator: bool
@@ -391,7 +415,7 @@ class RunService:
             if run.source is not Source.CLI:
                 return "Only runs started from the CLI are approved at the terminal."
             return None
-        if any(a.user == user for a in run.approvals):
+        if any(a.user == user and a.decision == "approve" and a.plan_hash == run.plan_hash for a in run.approvals):
             return "You have already approved this run."
         decision = may_approve(rule, run, user, groups)
         return None if decision.allowed else decision.reason
@@ -491,3 +515,28 @@ class RunService:
                 action="sync.retry",
             )
         return await self.sync(run_id)
+
+
+class _StalePlan(PassError):
+    """Raised inside an approval's transaction when the plan hash moved under it."""
+
+
+def _approvers(run: Run) -> int:
+    """Distinct people who approved the run's current plan (its current hash)."""
+    return len({a.user for a in run.approvals if a.decision == "approve" and a.plan_hash == run.plan_hash})
+
+
+def select_items(plan: Plan, keys: frozenset[str]) -> tuple[Plan | None, str | None]:
+    """The plan narrowed to `keys` (dependencies on dropped items removed), or why not."""
+    known = {i.key for i in plan.items}
+    unknown = sorted(keys - known)
+    if unknown:
+        return None, f"These items are not in the plan: {', '.join(unknown[:5])}."
+    if not keys:
+        return None, "Select at least one item to approve, or reject the plan."
+    if keys == known:
+        return None, None
+    items = [
+        i.model_copy(update={"depends_on": [d for d in i.depends_on if d in keys]}) for i in plan.items if i.key in keys
+    ]
+    return plan.model_copy(update={"items": items}), None

@@ -1,0 +1,107 @@
+"""The job queue: long work (planning, syncing) leaves the request that asked for it.
+
+`JobQueue` is the port the Slack listeners, webhooks and the API use; `SaqJobQueue` keeps jobs in
+the same Redis as the runs, with saq (asyncio, job timeouts, heartbeats, dedupe keys). A job's key
+is `<kind>:<run_id>`: while one is queued or running, enqueueing the same key again is a no-op, so
+a Slack retry or a double click never queues a run twice. (The run's own compare-and-set in the
+store is the second guard: a job for a run that has already moved does nothing.)
+
+Adding a job kind: a member of `JobKind`, its limits in `JOB_LIMITS`, and a function of the same
+name registered in `bot/worker.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from saq import Queue
+from saq.queue.redis import RedisQueue
+
+QUEUE_NAME = "pass"
+
+
+class JobKind(str, Enum):
+    EXECUTE_RUN = "execute_run"
+    SYNC_RUN = "sync_run"
+
+    @property
+    def prefix(self) -> str:
+        return self.value.removesuffix("_run")
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    # saq aborts a job that runs longer than this (0 disables).
+    timeout_s: int
+    # saq's sweeper treats a job as stuck when it has not been touched for this long; the worker
+    # touches it every `heartbeat_s / 3` while the job runs (see bot/worker.py).
+    heartbeat_s: int
+    # One attempt: a run is not safely re-runnable from the middle; crash recovery decides instead.
+    retries: int = 1
+    # How long a finished job's record stays in Redis (for `saq` inspection).
+    ttl_s: int = 3600
+
+
+JOB_LIMITS: dict[JobKind, JobLimits] = {
+    # Planning may call an LLM several times (repair rounds); 15 minutes is far past the normal case.
+    JobKind.EXECUTE_RUN: JobLimits(timeout_s=15 * 60, heartbeat_s=60),
+    # GitHub asks for a second between writes: 60 items take a minute or two.
+    JobKind.SYNC_RUN: JobLimits(timeout_s=20 * 60, heartbeat_s=60),
+}
+
+
+def job_key(kind: JobKind, run_id: str) -> str:
+    return f"{kind.prefix}:{run_id}"
+
+
+class JobQueue(Protocol):
+    async def enqueue(self, kind: JobKind, run_id: str) -> bool:
+        """Queue `kind` for `run_id`; False when a job with that key is already pending."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SaqJobQueue:
+    def __init__(self, queue: Queue) -> None:
+        self.saq = queue
+
+    @classmethod
+    def on(cls, client: aioredis.Redis, *, name: str = QUEUE_NAME) -> SaqJobQueue:
+        """A queue on the same Redis server as `client`. saq needs bytes replies, so it gets its own
+        connection pool with the same address (URL or embedded unix socket) and decoding off."""
+        pool = client.connection_pool
+        kwargs = {**pool.connection_kwargs, "decode_responses": False}
+        raw = aioredis.Redis(connection_pool=aioredis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+        return cls(RedisQueue(raw, name=name))
+
+    async def connect(self) -> None:
+        await self.saq.connect()
+
+    async def enqueue(self, kind: JobKind, run_id: str) -> bool:
+        limits = JOB_LIMITS[kind]
+        job = await self.saq.enqueue(
+            kind.value,
+            key=job_key(kind, run_id),
+            timeout=limits.timeout_s,
+            heartbeat=limits.heartbeat_s,
+            retries=limits.retries,
+            ttl=limits.ttl_s,
+            run_id=run_id,
+        )
+        return job is not None
+
+    async def enqueue_execute(self, run_id: str) -> None:
+        """The shape `bot.web.intake.IntakeDeps.enqueue_execute` takes."""
+        await self.enqueue(JobKind.EXECUTE_RUN, run_id)
+
+    async def pending(self) -> int:
+        """Jobs queued and not yet taken by a worker."""
+        count: int = await self.saq.count("queued")
+        return count
+
+    async def close(self) -> None:
+        await self.saq.disconnect()

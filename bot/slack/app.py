@@ -1,0 +1,91 @@
+"""The Slack app: a Bolt `AsyncApp` built from the container and the job queue.
+
+    slack = build_slack_app(container, queue)        # slack.bolt: HTTP or Socket Mode
+    container.runs.add_listener(slack.notifier)      # cards follow the runs
+
+Bolt verifies every HTTP request (signature, 5-minute window) before any listener sees it, and
+answers 401 when that fails. Listeners ack first and enqueue; see bot/slack/listeners/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.github_files import GitHubFileFetcher
+from bot.adapters.queue import JobQueue
+from bot.bootstrap import Container
+from bot.errors import ConfigError
+from bot.slack.cards import CardStore
+from bot.slack.client import build_web_client
+from bot.slack.errors import handle_error
+from bot.slack.flows import SlackFlows
+from bot.slack.listeners import register_all
+from bot.slack.middleware import drop_redeliveries
+from bot.slack.notifier import SlackNotifier
+from bot.slack.prd_sources import PrdFetcher, PrdSources
+
+
+@dataclass(frozen=True)
+class SlackApp:
+    bolt: AsyncApp
+    flows: SlackFlows
+
+    @property
+    def notifier(self) -> SlackNotifier:
+        return self.flows.notifier
+
+
+def build_slack_app(
+    container: Container,
+    queue: JobQueue,
+    *,
+    client: AsyncWebClient | None = None,
+    github: PrdFetcher | None = None,
+    socket_mode: bool = False,
+    process_before_response: bool = False,
+) -> SlackApp:
+    """`process_before_response=True` holds the HTTP answer until the listener has finished (after
+    its ack): for FaaS hosts, and for tests that need the work done when the response arrives."""
+    settings = container.settings
+    client = client or build_web_client(settings)
+    if client is None:
+        raise ConfigError("SLACK_BOT_TOKEN is not set: the Slack app needs the bot token (xoxb-…)")
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    if not secret and not socket_mode:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify Slack's requests")
+    app = AsyncApp(
+        name="pass",
+        client=client,
+        signing_secret=secret,
+        process_before_response=process_before_response,
+    )
+    cards = CardStore(container.store.client)
+    notifier = SlackNotifier(client, container.store, cards, container.policies)
+    fetcher = github if github is not None else GitHubFileFetcher.from_settings(settings)
+    flows = SlackFlows(
+        runs=container.runs,
+        queue=queue,
+        client=client,
+        cards=cards,
+        sources=PrdSources(client, github=fetcher, max_bytes=container.policies.limits.max_prd_bytes),
+        notifier=notifier,
+        default_repo=settings.github_repo,
+    )
+    app.use(drop_redeliveries(container.store.client))
+
+    @app.error
+    async def on_error(
+        error: Exception, body: dict[str, Any], client: AsyncWebClient, response: BoltResponse | None
+    ) -> BoltResponse | None:
+        await handle_error(error, body, client)
+        # The person has been told; Slack should not show its own error on top. (`response` is None
+        # when the listener had already acked: that answer has gone.)
+        return BoltResponse(status=200, body="") if response is not None else None
+
+    register_all(app, flows)
+    return SlackApp(bolt=app, flows=flows)

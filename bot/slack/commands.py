@@ -1,0 +1,133 @@
+"""`/pass …` and `@PASS …` text parsed into a command (pure; no I/O, nothing fetched).
+
+plan <PRD text | link to a file shared in Slack | owner/name:path/to/prd.md> [repo=owner/name]
+verify <owner/name>
+status [run]
+stats
+help            (also for empty or unknown input)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+REPO = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}"
+_REPO_OPTION = re.compile(rf"(?:^|\s)repo=({REPO})(?=\s|$)")
+_GITHUB_PATH = re.compile(rf"^({REPO}):([^\s:]+?)(?:@([\w./-]+))?$")
+# Slack wraps links as <url> or <url|label>; a file's permalink is …/files/<user>/<FILE_ID>/<name>.
+_LINK = re.compile(r"^<?(https?://[^\s|>]+)(?:\|[^>]*)?>?$")
+_FILE_ID = re.compile(r"/files/[A-Z0-9]+/(F[A-Z0-9]+)")
+_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")
+_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class InlinePrd:
+    text: str
+
+
+@dataclass(frozen=True)
+class SlackFilePrd:
+    file_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class GitHubPrd:
+    repo: str
+    path: str
+    ref: str | None = None
+
+
+PrdSource = InlinePrd | SlackFilePrd | GitHubPrd
+
+
+@dataclass(frozen=True)
+class PlanCommand:
+    source: PrdSource
+    repo: str | None = None
+    kind: Literal["plan"] = "plan"
+
+
+@dataclass(frozen=True)
+class VerifyCommand:
+    repo: str
+    kind: Literal["verify"] = "verify"
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    run_id: str | None = None
+    kind: Literal["status"] = "status"
+
+
+@dataclass(frozen=True)
+class StatsCommand:
+    kind: Literal["stats"] = "stats"
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    # Why help is shown instead of what was asked ("`/pass plan` needs a PRD"), if anything.
+    reason: str | None = None
+    kind: Literal["help"] = "help"
+
+
+Command = PlanCommand | VerifyCommand | StatusCommand | StatsCommand | HelpCommand
+
+
+def strip_mention(text: str) -> str:
+    """`<@UPASS> plan …` → `plan …`."""
+    return _MENTION.sub("", text, count=1)
+
+
+def _prd_source(rest: str) -> PrdSource | None:
+    stripped = rest.strip()
+    if not stripped:
+        return None
+    if "\n" not in stripped and " " not in stripped:
+        link = _LINK.match(stripped)
+        if link:
+            url = link.group(1)
+            file_id = _FILE_ID.search(url)
+            if file_id:
+                return SlackFilePrd(file_id=file_id.group(1), url=url)
+        github = _GITHUB_PATH.match(stripped)
+        if github:
+            return GitHubPrd(repo=github.group(1), path=github.group(2), ref=github.group(3))
+    return InlinePrd(text=rest.strip("\n"))
+
+
+def parse(text: str) -> Command:
+    text = strip_mention(text or "")
+    word, _, rest = text.strip().partition(" ")
+    if "\n" in word:
+        word, _, tail = word.partition("\n")
+        rest = f"{tail}\n{rest}" if rest else tail
+    verb = word.lower()
+    if verb == "plan":
+        repo_match = _REPO_OPTION.search(rest)
+        repo = repo_match.group(1) if repo_match else None
+        if repo_match:
+            rest = rest[: repo_match.start()] + rest[repo_match.end() :]
+        source = _prd_source(rest)
+        if source is None:
+            return HelpCommand("`plan` needs a PRD: paste it, link a file shared in Slack, or give owner/name:path.")
+        return PlanCommand(source=source, repo=repo)
+    if verb == "verify":
+        target = rest.strip()
+        if not re.fullmatch(REPO, target):
+            return HelpCommand("`verify` needs a repository as owner/name.")
+        return VerifyCommand(repo=target)
+    if verb == "status":
+        run_id = rest.strip() or None
+        if run_id is not None and not _RUN_ID.match(run_id):
+            return HelpCommand(f"`{run_id[:40]}` is not a run id.")
+        return StatusCommand(run_id=run_id)
+    if verb == "stats":
+        return StatsCommand()
+    if verb in {"", "help"}:
+        return HelpCommand()
+    return HelpCommand(f"PASS does not know `{word[:40]}`.")

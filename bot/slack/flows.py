@@ -1,0 +1,180 @@
+"""What each Slack request does once it is acknowledged: one call per listener.
+
+Listeners parse the request, `ack()`, and call one of these. Each answers the person through a
+`Reply` (ephemeral: a slash command's response_url, or chat.postEphemeral) and never raises for
+something the person can fix; unexpected errors reach the app's global error handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.queue import JobKind, JobQueue
+from bot.adapters.redis_store import RedisRunStore
+from bot.domain.models import Run, Source, utcnow
+from bot.domain.status import RunStatus
+from bot.errors import BadInput, RunNotFound
+from bot.logging import get_logger
+from bot.services.runs import RunService
+from bot.slack import blocks
+from bot.slack.actions import ButtonValue, ModalContext
+from bot.slack.approvers import approver_groups
+from bot.slack.cards import CardStore
+from bot.slack.commands import GitHubPrd, PlanCommand
+from bot.slack.mrkdwn import esc
+from bot.slack.notifier import SlackNotifier
+from bot.slack.prd_sources import PrdSources
+
+log = get_logger(__name__)
+
+Reply = Callable[[blocks.Message], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked, and where the answer and the card go."""
+
+    user: str
+    channel: str
+    team: str = "default"
+    # Set when the request came from a thread (a mention or a shortcut on a threaded message).
+    thread_ts: str | None = None
+
+
+@dataclass
+class SlackFlows:
+    runs: RunService
+    queue: JobQueue
+    client: AsyncWebClient
+    cards: CardStore
+    sources: PrdSources
+    notifier: SlackNotifier
+    default_repo: str | None = None
+    # Runs started at once by this process. The work after an ack shares the event loop with the
+    # acks of requests still arriving; and every run's creation is a transaction on the one audit
+    # chain, so many at once mostly retry each other. A few at a time keeps both fast (see
+    # bench/slack_ack.py); the others wait, costing nothing, after their ack has gone.
+    intake_concurrency: int = 4
+    _intake_slots: asyncio.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._intake_slots = asyncio.Semaphore(self.intake_concurrency)
+
+    @property
+    def store(self) -> RedisRunStore:
+        return self.runs.store
+
+    # --- starting a run ------------------------------------------------------------------------
+
+    async def plan(self, command: PlanCommand, who: Requester, *, dedupe: str, reply: Reply) -> Run | None:
+        """Read the PRD, create the run (once per Slack delivery), post its card, queue the work."""
+        async with self._intake_slots:
+            return await self._plan(command, who, dedupe=dedupe, reply=reply)
+
+    async def _plan(self, command: PlanCommand, who: Requester, *, dedupe: str, reply: Reply) -> Run | None:
+        try:
+            raw = await self.sources.read(command.source)
+            repo = command.repo
+            if repo is None and isinstance(command.source, GitHubPrd):
+                repo = command.source.repo
+            run, created = await self.runs.submit(
+                raw,
+                source=Source.SLACK,
+                requester=who.user,
+                channel=who.channel,
+                thread_ts=who.thread_ts,
+                repo=repo or self.default_repo,
+                dedupe=dedupe,
+                workspace=who.team,
+            )
+        except BadInput as exc:
+            await reply(blocks.notice(f":page_facing_up: {esc(str(exc))}"))
+            return None
+        if not created:
+            log.info("slack.plan_redelivered", run_id=run.run_id, dedupe=dedupe)
+            return run
+        if await self.cards.get(run.run_id) is None:
+            await reply(
+                blocks.notice(
+                    f"Run `{run.run_id}` is planning, but PASS could not post its card here. "
+                    "Invite PASS to this channel (`/invite @PASS`) to see the plan and approve it."
+                )
+            )
+        await self.queue.enqueue(JobKind.EXECUTE_RUN, run.run_id)
+        log.info("slack.plan_queued", run_id=run.run_id, channel=who.channel, requester=who.user)
+        return run
+
+    # --- the stop-line -------------------------------------------------------------------------
+
+    async def approve(
+        self, value: ButtonValue, user: str, reply: Reply, *, selected: frozenset[str] | None = None
+    ) -> None:
+        run = await self.store.get(value.run_id)
+        rule = self.runs.policies.approvals.rule_for(run)
+        groups = await approver_groups(self.client, rule, user)
+        via = "slack" if selected is None else f"slack (selected {len(selected)} item(s))"
+        outcome = await self.runs.approve(
+            value.run_id, user=user, via=via, plan_hash=value.plan_hash, user_groups=groups, selected_keys=selected
+        )
+        if outcome.now_approved:
+            # Only the click that completed the approvals gets here (the store's compare-and-set),
+            # and the queue's key would fold a second enqueue anyway.
+            await self.queue.enqueue(JobKind.SYNC_RUN, value.run_id)
+            log.info("slack.approved", run_id=value.run_id, user=user)
+            return
+        mark = ":white_check_mark:" if outcome.accepted else ":no_entry:"
+        await reply(blocks.notice(f"{mark} {esc(outcome.message)} (run `{esc(value.run_id)}`)"))
+
+    async def reject(self, ctx: ModalContext, user: str, reason: str, reply: Reply) -> None:
+        outcome = await self.runs.reject(ctx.run_id, user=user, reason=reason, via="slack")
+        if not outcome.accepted:
+            await reply(blocks.notice(f":no_entry: {esc(outcome.message)} (run `{esc(ctx.run_id)}`)"))
+
+    async def open_modal(
+        self, value: ButtonValue, *, trigger_id: str, channel: str | None, kind: str, reply: Reply
+    ) -> None:
+        """Open the reject or choose-items modal, unless the run has already been decided."""
+        run = await self.store.get(value.run_id)
+        if run.status is not RunStatus.AWAITING_APPROVAL:
+            await reply(
+                blocks.notice(f"Run `{run.run_id}` is {run.status.value.replace('_', ' ')}; nothing to decide.")
+            )
+            return
+        if run.plan_hash != value.plan_hash:
+            await reply(blocks.notice("This card shows an older version of the plan; use the current card."))
+            return
+        ctx = ModalContext(run_id=run.run_id, plan_hash=value.plan_hash, channel=channel)
+        view = blocks.reject_modal(run, ctx) if kind == "reject" else blocks.select_items_modal(run, ctx)
+        await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    # --- questions -----------------------------------------------------------------------------
+
+    async def status(self, run_id: str | None, channel: str, reply: Reply) -> None:
+        if run_id is None:
+            recent = [r for r in await self.store.list_runs(limit=200) if r.channel == channel][:10]
+            await reply(blocks.status_list(recent, utcnow()))
+            return
+        try:
+            run = await self.store.get(run_id)
+        except RunNotFound:
+            await reply(blocks.notice(f"There is no run `{esc(run_id)}`."))
+            return
+        await reply(blocks.status_card(run, self.notifier.context(run)))
+
+    async def stats(self, reply: Reply) -> None:
+        runs = await self.store.list_runs(limit=1000)
+        counts = Counter(r.status for r in runs)
+        await reply(blocks.stats_message({s: counts.get(s, 0) for s in RunStatus}, len(runs)))
+
+    async def verify(self, repo: str, reply: Reply) -> None:
+        await reply(
+            blocks.notice(
+                f"Repo verification from Slack is not wired up yet. On the PASS host, "
+                f"`passbot verify {esc(repo)}` runs the repo's lint, type, test and security checks in the sandbox."
+            )
+        )

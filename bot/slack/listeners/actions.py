@@ -1,0 +1,41 @@
+"""Card buttons: Approve (the stop-line), Choose items…, Reject…"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from bot.slack.actions import ActionId, ButtonValue
+from bot.slack.flows import SlackFlows
+from bot.slack.listeners.replies import ephemeral
+
+
+def _channel(body: dict[str, Any]) -> str | None:
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+
+
+def register(app: AsyncApp, flows: SlackFlows) -> None:
+    @app.action(ActionId.APPROVE.value)
+    async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        value = ButtonValue.decode(action.get("value"))
+        await ack()
+        user = body["user"]["id"]
+        await flows.approve(value, user, ephemeral(flows.client, _channel(body), user))
+
+    @app.action(ActionId.REJECT.value)
+    async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        value = ButtonValue.decode(action.get("value"))
+        await ack()
+        user = body["user"]["id"]
+        reply = ephemeral(flows.client, _channel(body), user)
+        await flows.open_modal(value, trigger_id=body["trigger_id"], channel=_channel(body), kind="reject", reply=reply)
+
+    @app.action(ActionId.CHOOSE_ITEMS.value)
+    async def choose_items(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        value = ButtonValue.decode(action.get("value"))
+        await ack()
+        user = body["user"]["id"]
+        reply = ephemeral(flows.client, _channel(body), user)
+        await flows.open_modal(value, trigger_id=body["trigger_id"], channel=_channel(body), kind="select", reply=reply)

@@ -1,0 +1,183 @@
+"""What reaches the bot: signatures, replays, Slack's retries, and every way to ask for a plan."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis.asyncio as aioredis
+
+from bot.adapters.redis_store import RedisRunStore
+from bot.domain.status import RunStatus
+from bot.slack.actions import ShortcutId
+from tests.helpers import PRDS, free_port
+from tests.slack import slack_requests as sr
+from tests.slack.conftest import CHANNEL, REQUESTER, Harness, HarnessFactory, card_text
+from tests.slack.fake_slack import SharedFile
+
+TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
+
+
+def test_requests_are_signed_exactly_as_slack_signs_them() -> None:
+    vector = json.loads((sr.FIXTURES / "signing_test_vector.json").read_text())
+    assert sr.sign(vector["signing_secret"], vector["timestamp"], vector["body"]) == vector["expected_signature"]
+
+
+async def test_a_forged_signature_is_refused_with_401_and_starts_nothing(harness: Harness) -> None:
+    reply = await harness.command(f"plan {TINY}", secret="not-the-signing-secret")
+    assert reply.status == 401
+    assert await harness.store.list_runs() == []
+    assert harness.fake.of("chat.postMessage") == []
+
+
+async def test_a_replayed_request_from_ten_minutes_ago_is_refused_with_401(harness: Harness) -> None:
+    reply = await harness.command(f"plan {TINY}", timestamp=int(time.time()) - 600)
+    assert reply.status == 401
+    assert await harness.store.list_runs() == []
+
+
+async def test_a_retried_slash_command_starts_one_run(harness: Harness) -> None:
+    body = sr.slash_command(
+        f"plan {TINY}", user=REQUESTER, channel=CHANNEL, response_url=harness.fake.response_url("c")
+    )
+    first = await harness.post(body, "application/x-www-form-urlencoded")
+    again = await harness.post(body, "application/x-www-form-urlencoded", retry_num=1)
+    assert first.status == again.status == 200
+    assert len(await harness.store.list_runs()) == 1
+    assert len(harness.fake.of("chat.postMessage")) == 1
+    assert await harness.drain() == 1
+
+
+async def test_a_redelivered_mention_starts_one_run_and_replies_in_its_thread(harness: Harness) -> None:
+    body = sr.app_mention(
+        f"<@UPASSBOT> plan {TINY}", user=REQUESTER, channel=CHANNEL, ts="1700000001.000100", event_id="Ev0PLAN1"
+    )
+    assert (await harness.post(body, "application/json")).status == 200
+    assert (await harness.post(body, "application/json", retry_num=1)).status == 200
+    assert (await harness.post(body, "application/json", retry_num=2)).status == 200
+
+    run = await harness.only_run()
+    assert run.thread_ts == "1700000001.000100"
+    ref, _ = await harness.card(run.run_id)
+    assert ref.thread_ts == "1700000001.000100", "the card and its details stay in the mention's thread"
+    (posted,) = harness.fake.of("chat.postMessage")
+    assert posted["thread_ts"] == "1700000001.000100"
+
+
+async def test_plan_with_pass_on_a_message_plans_that_message(harness: Harness) -> None:
+    body = sr.message_shortcut(
+        ShortcutId.PLAN_WITH_PASS.value,
+        TINY,
+        user=REQUESTER,
+        channel=CHANNEL,
+        ts="1700000002.000200",
+        response_url=harness.fake.response_url("s"),
+    )
+    assert (await harness.post(body, "application/x-www-form-urlencoded")).status == 200
+    run = await harness.only_run()
+    assert run.prd is not None and run.prd.title in TINY
+    assert run.thread_ts == "1700000002.000200" and run.requester == REQUESTER
+    await harness.drain()
+    assert (await harness.store.get(run.run_id)).status is RunStatus.AWAITING_APPROVAL
+
+
+async def test_a_prd_shared_as_a_slack_file_is_downloaded_and_planned(harness: Harness) -> None:
+    harness.fake.shared_files["F0PRD123"] = SharedFile("prd.md", TINY.encode())
+    link = "https://pass-test.slack.com/files/UAUTHOR/F0PRD123/prd.md"
+    await harness.command(f"plan <{link}> repo=acme/todo")
+    run = await harness.only_run()
+    assert run.prd is not None and run.prd.text.strip() == TINY.strip()
+    assert run.repo == "acme/todo"
+    assert harness.fake.of("files.info") == [{"file": "F0PRD123"}]
+
+
+async def test_a_file_pass_cannot_open_is_explained(harness: Harness) -> None:
+    await harness.command("plan https://pass-test.slack.com/files/UAUTHOR/F0MISSING/prd.md")
+    assert await harness.store.list_runs() == []
+    assert "file_not_found" in harness.fake.ephemerals()[-1]
+
+
+async def test_a_repo_path_without_a_github_token_says_what_is_needed(harness: Harness) -> None:
+    await harness.command("plan acme/todo:docs/prd.md")
+    assert await harness.store.list_runs() == []
+    assert "needs GITHUB_TOKEN" in harness.fake.ephemerals()[-1]
+
+
+async def test_a_repo_path_is_read_from_github_when_a_token_is_set(make_harness: HarnessFactory) -> None:
+    class Files:
+        async def fetch(self, repo: str, path: str, ref: str) -> bytes:
+            assert (repo, path) == ("acme/todo", "docs/prd.md")
+            return TINY.encode()
+
+    h = await make_harness(github=Files())
+    await h.command("plan acme/todo:docs/prd.md")
+    run = await h.only_run()
+    assert run.repo == "acme/todo", "issues go to the PRD's repo unless repo= says otherwise"
+
+
+async def test_help_answers_empty_and_unknown_input_in_the_ack(harness: Harness) -> None:
+    for text in ("", "help", "deploy everything"):
+        reply = await harness.command(text)
+        assert reply.status == 200
+        shown = reply.json()
+        assert "/pass plan" in json.dumps(shown["blocks"])
+    assert "does not know `deploy`" in json.dumps(reply.json())
+    assert await harness.store.list_runs() == []
+
+
+async def test_plan_without_a_prd_explains_what_it_needs(harness: Harness) -> None:
+    reply = await harness.command("plan   repo=acme/todo")
+    assert "needs a PRD" in json.dumps(reply.json())
+
+
+async def test_status_and_stats_answer_only_the_person_who_asked(harness: Harness) -> None:
+    await harness.command(f"plan {TINY}")
+    await harness.drain()
+    run = await harness.only_run()
+
+    await harness.command("status")
+    assert run.run_id in json.dumps(harness.fake.responses[-1])
+    await harness.command(f"status {run.run_id}")
+    assert "Waiting for approval" in json.dumps(harness.fake.responses[-1])
+    await harness.command("status nosuchrun")
+    assert "There is no run" in harness.fake.responses[-1]["text"]
+    await harness.command("stats")
+    stats = json.dumps(harness.fake.responses[-1])
+    assert "Waiting for approval" in stats and "\\n1" in stats
+    assert all(r["response_type"] == "ephemeral" for r in harness.fake.responses)
+
+
+async def test_verify_says_honestly_where_it_runs_today(harness: Harness) -> None:
+    await harness.command("verify acme/todo")
+    assert "passbot verify acme/todo" in harness.fake.responses[-1]["text"]
+
+
+async def test_a_template_prd_is_blocked_with_the_reason_on_the_card(harness: Harness) -> None:
+    template = (PRDS / "01_taskmaster_example_prd_template.md").read_text()
+    await harness.command(f"plan {template}")
+    await harness.drain()
+    run = await harness.only_run()
+    assert run.status is RunStatus.BLOCKED
+    _, card = await harness.card(run.run_id)
+    assert "Blocked" in card_text(card) and "✗" in card_text(card)
+    assert harness.fake.violations == []
+
+
+async def test_healthz_is_200_with_redis_and_503_without(harness: Harness) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from bot.web.app import create_web_app
+
+    async with harness.http.get(str(harness.bot.make_url("/healthz"))) as response:
+        assert response.status == 200 and (await response.json())["redis"] == "up"
+
+    # A store whose Redis is not there (nothing listens on that port).
+    gone = aioredis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    server = TestServer(create_web_app(ping=RedisRunStore(gone).ping, health_timeout_s=0.5), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with harness.http.get(str(server.make_url("/healthz"))) as response:
+            assert response.status == 503 and (await response.json())["redis"] == "down"
+    finally:
+        await server.close()
+        await gone.aclose()
