@@ -18,7 +18,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.github_files import GitHubFileFetcher
 from bot.adapters.queue import JobQueue
-from bot.bootstrap import Container
+from bot.adapters.slack_digest_sender import SlackDigestSender
+from bot.bootstrap import Container, build_digest_service
 from bot.errors import ConfigError
 from bot.slack.cards import CardStore
 from bot.slack.client import build_web_client
@@ -75,6 +76,7 @@ def build_slack_app(
         sources=PrdSources(client, github=fetcher, max_bytes=container.policies.limits.max_prd_bytes),
         notifier=notifier,
         default_repo=settings.github_repo,
+        digests=lambda: build_digest_service(container, SlackDigestSender(client)),
     )
     app.use(drop_redeliveries(container.store.client))
 

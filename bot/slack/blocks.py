@@ -602,7 +602,8 @@ HELP_LINES = (
     f"*`{COMMAND} plan <PRD>`*: plan a PRD pasted as text, a link to a file shared in Slack, or "
     "`owner/name:path/to/prd.md`. Add `repo=owner/name` to choose where issues go.",
     f"*`{COMMAND} status [run]`*: one run, or the latest runs in this channel.",
-    f"*`{COMMAND} stats`*: how many runs are in each state.",
+    f"*`{COMMAND} stats [7d|30d]`*: lead time, verification pass rate, retry loops, token spend, time to diagnosis.",
+    f"*`{COMMAND} digest`*: post this channel's digest now (schedules live in policies/digests.yml).",
     f"*`{COMMAND} verify owner/name`*: run the repo's lint, type, test and security checks in the sandbox.",
     f"*`{COMMAND} help`*: this message.",
     "*`@PASS plan …`* works in any channel or thread PASS is in; the message shortcut "

@@ -3,7 +3,8 @@
 plan <PRD text | link to a file shared in Slack | owner/name:path/to/prd.md> [repo=owner/name]
 verify <owner/name>
 status [run]
-stats
+stats [7d|30d]
+digest
 help            (also for empty or unknown input)
 """
 
@@ -21,6 +22,7 @@ _LINK = re.compile(r"^<?(https?://[^\s|>]+)(?:\|[^>]*)?>?$")
 _FILE_ID = re.compile(r"/files/[A-Z0-9]+/(F[A-Z0-9]+)")
 _MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_WINDOW = re.compile(r"^[1-9]\d{0,3}[mhdw]$")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,13 @@ class StatusCommand:
 
 @dataclass(frozen=True)
 class StatsCommand:
+    window: str = "7d"
     kind: Literal["stats"] = "stats"
+
+
+@dataclass(frozen=True)
+class DigestCommand:
+    kind: Literal["digest"] = "digest"
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ class HelpCommand:
     kind: Literal["help"] = "help"
 
 
-Command = PlanCommand | VerifyCommand | StatusCommand | StatsCommand | HelpCommand
+Command = PlanCommand | VerifyCommand | StatusCommand | StatsCommand | DigestCommand | HelpCommand
 
 
 def strip_mention(text: str) -> str:
@@ -127,7 +135,12 @@ def parse(text: str) -> Command:
             return HelpCommand(f"`{run_id[:40]}` is not a run id.")
         return StatusCommand(run_id=run_id)
     if verb == "stats":
-        return StatsCommand()
+        window = rest.strip().lower() or "7d"
+        if not _WINDOW.match(window):
+            return HelpCommand(f"`stats` takes a window such as 7d or 30d, not `{window[:20]}`.")
+        return StatsCommand(window=window)
+    if verb == "digest":
+        return DigestCommand()
     if verb in {"", "help"}:
         return HelpCommand()
     return HelpCommand(f"PASS does not know `{word[:40]}`.")

@@ -8,7 +8,6 @@ something the person can fix; unexpected errors reach the app's global error han
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -16,10 +15,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.queue import JobKind, JobQueue
 from bot.adapters.redis_store import RedisRunStore
+from bot.domain.metrics import metrics_summary
 from bot.domain.models import Run, Source, utcnow
 from bot.domain.status import RunStatus
+from bot.domain.windows import parse_window
 from bot.errors import BadInput, RunNotFound
 from bot.logging import get_logger
+from bot.services.digest import DigestNotSent, DigestService
 from bot.services.runs import RunService
 from bot.slack import blocks
 from bot.slack.actions import ButtonValue, ModalContext
@@ -29,6 +31,7 @@ from bot.slack.commands import GitHubPrd, PlanCommand
 from bot.slack.mrkdwn import esc
 from bot.slack.notifier import SlackNotifier
 from bot.slack.prd_sources import PrdSources
+from bot.slack.stats_blocks import stats_blocks
 
 log = get_logger(__name__)
 
@@ -55,6 +58,8 @@ class SlackFlows:
     sources: PrdSources
     notifier: SlackNotifier
     default_repo: str | None = None
+    # Builds the digest service (policies/digests.yml) on demand, posting with this app's client.
+    digests: Callable[[], DigestService] | None = None
     # Runs started at once by this process. The work after an ack shares the event loop with the
     # acks of requests still arriving; and every run's creation is a transaction on the one audit
     # chain, so many at once mostly retry each other. A few at a time keeps both fast (see
@@ -166,10 +171,22 @@ class SlackFlows:
             return
         await reply(blocks.status_card(run, self.notifier.context(run)))
 
-    async def stats(self, reply: Reply) -> None:
-        runs = await self.store.list_runs(limit=1000)
-        counts = Counter(r.status for r in runs)
-        await reply(blocks.stats_message({s: counts.get(s, 0) for s in RunStatus}, len(runs)))
+    async def stats(self, window: str, reply: Reply) -> None:
+        """The five metrics over the window (lead time, pass rate, retries, tokens, diagnosis)."""
+        now = utcnow()
+        runs = await self.store.list_runs(limit=100_000, since=now - parse_window(window))
+        summary = metrics_summary(runs, window, now=now)
+        await reply(blocks.message(f"PASS stats, last {window}", stats_blocks(summary)))
+
+    async def digest(self, channel: str, reply: Reply) -> None:
+        """Post this channel's digest now (the schedule is not moved)."""
+        if self.digests is None:
+            await reply(blocks.notice("Digests are not available in this PASS deployment."))
+            return
+        try:
+            await self.digests().send_now(channel)
+        except DigestNotSent as exc:
+            await reply(blocks.notice(f":warning: {esc(str(exc))}"))
 
     async def verify(self, repo: str, reply: Reply) -> None:
         await reply(

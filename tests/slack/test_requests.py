@@ -141,9 +141,11 @@ async def test_status_and_stats_answer_only_the_person_who_asked(harness: Harnes
     assert "Waiting for approval" in json.dumps(harness.fake.responses[-1])
     await harness.command("status nosuchrun")
     assert "There is no run" in harness.fake.responses[-1]["text"]
-    await harness.command("stats")
+    await harness.command("stats 30d")
     stats = json.dumps(harness.fake.responses[-1])
-    assert "Waiting for approval" in stats and "\\n1" in stats
+    assert "PASS stats" in stats and "last 30d" in stats and "pass rate" in stats.lower()
+    refused = await harness.command("stats forever")
+    assert "takes a window" in json.dumps(refused.json())
     assert all(r["response_type"] == "ephemeral" for r in harness.fake.responses)
 
 
@@ -181,3 +183,14 @@ async def test_healthz_is_200_with_redis_and_503_without(harness: Harness) -> No
     finally:
         await server.close()
         await gone.aclose()
+
+
+async def test_digest_posts_this_channels_digest_now(harness: Harness) -> None:
+    await harness.command(f"plan {TINY}")
+    await harness.drain()
+    before = len(harness.fake.of("chat.postMessage"))
+    await harness.command("digest")
+    posted = harness.fake.of("chat.postMessage")[before:]
+    assert len(posted) == 1
+    assert posted[0]["channel"] == harness.fake.of("chat.postMessage")[0]["channel"]
+    assert "awaiting" in json.dumps(posted[0]).lower() or "waiting" in json.dumps(posted[0]).lower()

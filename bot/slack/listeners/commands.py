@@ -10,7 +10,15 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.slack import blocks
 from bot.slack.actions import COMMAND
-from bot.slack.commands import HelpCommand, PlanCommand, StatsCommand, StatusCommand, VerifyCommand, parse
+from bot.slack.commands import (
+    DigestCommand,
+    HelpCommand,
+    PlanCommand,
+    StatsCommand,
+    StatusCommand,
+    VerifyCommand,
+    parse,
+)
 from bot.slack.flows import Requester, SlackFlows
 from bot.slack.listeners.replies import via_response_url
 
@@ -33,6 +41,8 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         elif isinstance(parsed, StatusCommand):
             await flows.status(parsed.run_id, who.channel, reply)
         elif isinstance(parsed, StatsCommand):
-            await flows.stats(reply)
+            await flows.stats(parsed.window, reply)
+        elif isinstance(parsed, DigestCommand):
+            await flows.digest(who.channel, reply)
         elif isinstance(parsed, VerifyCommand):
             await flows.verify(parsed.repo, reply)

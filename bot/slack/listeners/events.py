@@ -7,7 +7,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack import blocks
-from bot.slack.commands import HelpCommand, PlanCommand, StatsCommand, StatusCommand, VerifyCommand, parse
+from bot.slack.commands import (
+    DigestCommand,
+    HelpCommand,
+    PlanCommand,
+    StatsCommand,
+    StatusCommand,
+    VerifyCommand,
+    parse,
+)
 from bot.slack.flows import Requester, SlackFlows
 from bot.slack.listeners.replies import ephemeral, in_thread
 
@@ -29,6 +37,8 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         elif isinstance(parsed, StatusCommand):
             await flows.status(parsed.run_id, channel, answer)
         elif isinstance(parsed, StatsCommand):
-            await flows.stats(answer)
+            await flows.stats(parsed.window, answer)
+        elif isinstance(parsed, DigestCommand):
+            await flows.digest(channel, answer)
         elif isinstance(parsed, VerifyCommand):
             await flows.verify(parsed.repo, answer)
