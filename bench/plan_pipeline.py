@@ -20,13 +20,16 @@ sys.path.insert(0, str(ROOT))
 
 from bot.adapters.redis_server import connect  # noqa: E402
 from bot.adapters.redis_store import RedisRunStore  # noqa: E402
+from bot.bootstrap import build_planner  # noqa: E402
 from bot.domain.models import Source  # noqa: E402
 from bot.domain.verification import verify_backlog  # noqa: E402
 from bot.planner.heuristic import HeuristicPlanner, plan_heuristically  # noqa: E402
+from bot.planner.port import Planner  # noqa: E402
 from bot.planner.prd import parse_prd  # noqa: E402
 from bot.policies import Policies  # noqa: E402
 from bot.services.dry_run import DryRunSyncer  # noqa: E402
 from bot.services.runs import RunService  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 
 PRDS = sorted((ROOT / "tests" / "fixtures" / "prd").glob("0*.md"), key=lambda p: p.stat().st_size)
 LARGEST = PRDS[-1]
@@ -37,10 +40,14 @@ def pure_pipeline(raw: bytes) -> None:
     verify_backlog(prd, plan_heuristically(prd))
 
 
-async def full_pipeline(raw: bytes, data_dir: Path, rounds: int) -> list[float]:
+async def full_pipeline(raw: bytes, data_dir: Path, rounds: int, *, sandboxed: bool) -> list[float]:
     handle = connect(None, data_dir)
     store = RedisRunStore(handle.client)
-    runs = RunService(store, HeuristicPlanner(), DryRunSyncer(data_dir / "runs", reason="bench"), Policies())
+    planner: Planner = HeuristicPlanner()
+    if sandboxed:
+        # As `passbot plan` runs it: the heuristic planner inside the sandboxed agent.
+        planner, _ = build_planner(Settings(PASS_DATA_DIR=str(data_dir)), handle, store)
+    runs = RunService(store, planner, DryRunSyncer(data_dir / "runs", reason="bench"), Policies())
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -68,8 +75,11 @@ def main() -> None:
         pure.append(time.perf_counter() - start)
     print(f"parse+plan+verify (pure)       {_fmt(pure)}")
     with tempfile.TemporaryDirectory() as tmp:
-        full = asyncio.run(full_pipeline(raw, Path(tmp), rounds))
-    print(f"full pipeline on Redis (+sync) {_fmt(full)}   target < 1000 ms")
+        full = asyncio.run(full_pipeline(raw, Path(tmp), rounds, sandboxed=False))
+    print(f"full pipeline on Redis (+sync) {_fmt(full)}   (planner in-process)")
+    with tempfile.TemporaryDirectory() as tmp:
+        boxed = asyncio.run(full_pipeline(raw, Path(tmp), 10, sandboxed=True))
+    print(f"same, planner in the sandbox   {_fmt(boxed)}   target < 1000 ms")
     command = []
     for _ in range(5):
         with tempfile.TemporaryDirectory() as tmp:
