@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import json
 import sys
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from bot import __version__
 from bot.bootstrap import Container, build
-from bot.console import render_run
+from bot.console import render_outcome, render_run
 from bot.domain.models import Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.domain.windows import parse_since
@@ -55,12 +56,19 @@ def _ask_approval(run: Run, target: str) -> bool:
     """The stop-line at the terminal. Prompt on stderr so `--json` keeps stdout clean."""
     items = len(run.plan.items) if run.plan else 0
     try:
-        with open("/dev/tty", "r+", encoding="utf-8") as tty:
-            tty.write(f"\nApprove run {run.run_id} and create {items} issue(s) in {target}? [y/N] ")
-            tty.flush()
-            return tty.readline().strip().lower() in {"y", "yes"}
+        # Two handles: a terminal is not seekable, so one "r+" text stream cannot both write and read.
+        with open("/dev/tty", "w", encoding="utf-8") as out, open("/dev/tty", encoding="utf-8") as answer:
+            out.write(f"\nApprove run {run.run_id} and create {items} issue(s) in {target}? [y/N] ")
+            out.flush()
+            return answer.readline().strip().lower() in {"y", "yes"}
     except OSError:
         return False
+
+
+def _sync_target(c: Container, repo: str | None) -> str:
+    if c.syncer.target_kind == "dry-run":
+        return "a dry run (nothing is written to GitHub)"
+    return repo or "(no repo: pass --repo or set PASS_GITHUB_REPO)"
 
 
 async def cmd_plan(c: Container, args: argparse.Namespace) -> int:
@@ -69,10 +77,9 @@ async def cmd_plan(c: Container, args: argparse.Namespace) -> int:
     run, _ = await c.runs.submit(raw, source=Source.CLI, requester=f"cli:{getpass.getuser()}", repo=repo)
     run = await c.runs.execute(run.run_id)
     if run.status is RunStatus.AWAITING_APPROVAL:
-        target = "a dry run (nothing is written to GitHub)" if c.syncer.target_kind == "dry-run" else str(repo)
         if not args.json:
             print(render_run(run))
-        approved = args.yes or (sys.stdin.isatty() and _ask_approval(run, target))
+        approved = args.yes or (sys.stdin.isatty() and _ask_approval(run, _sync_target(c, repo)))
         if approved:
             outcome = await c.runs.approve(
                 run.run_id,
@@ -87,9 +94,9 @@ async def cmd_plan(c: Container, args: argparse.Namespace) -> int:
             run = await c.runs.sync(run.run_id)
             if not args.json:
                 print()
-                print(render_run(run).split("\n\n")[-1])
+                print(render_outcome(run))
         elif not args.json:
-            print(f"\nNot approved: the plan is staged. Approve later with: passbot approve {run.run_id}")
+            print(f"\nNot approved: the plan is staged. Approve later with: passbot approve {run.run_id} --yes")
     elif not args.json:
         print(render_run(run))
     if args.json:
@@ -99,11 +106,22 @@ async def cmd_plan(c: Container, args: argparse.Namespace) -> int:
 
 async def cmd_approve(c: Container, args: argparse.Namespace) -> int:
     run = await c.store.get(args.run_id)
-    if not args.yes and not (sys.stdin.isatty() and _ask_approval(run, run.repo or "a dry run")):
-        _say("Not approved.")
+    if run.status is not RunStatus.AWAITING_APPROVAL:
+        _say(f"Run {run.run_id} is {run.status.value.replace('_', ' ')}; there is nothing to approve.")
         return EXIT_ERROR
+    if not args.yes:
+        if not sys.stdin.isatty():
+            _say("Not approved: no terminal to ask at. Add --yes to approve non-interactively (recorded as such).")
+            return EXIT_ERROR
+        if not _ask_approval(run, _sync_target(c, run.repo)):
+            _say("Not approved.")
+            return EXIT_ERROR
     outcome = await c.runs.approve(
-        run.run_id, user=f"cli:{getpass.getuser()}", via="cli", plan_hash=run.plan_hash, operator=True
+        run.run_id,
+        user=f"cli:{getpass.getuser()}",
+        via="cli --yes" if args.yes else "cli prompt",
+        plan_hash=run.plan_hash,
+        operator=True,
     )
     if not outcome.accepted:
         _say(outcome.message)
@@ -154,6 +172,8 @@ async def cmd_audit(c: Container, args: argparse.Namespace) -> int:
         print(f"audit chain BROKEN at {where}: {check.why}")
         return EXIT_ERROR
     since = parse_since(args.since, now=utcnow()) if args.since else None
+    if args.run and await c.store.find(args.run) is None:
+        raise RunNotFound(args.run)
     unreadable = 0
     for stream_id, raw in await c.store.audit_entries():
         try:
@@ -183,10 +203,13 @@ async def cmd_verify(c: Container, args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(result.to_json()))
-    elif result.diagnosis is not None:
+        return EXIT_OK if result.passed else EXIT_BLOCKED
+    if result.diagnosis is not None:
         print(result.diagnosis.render())
     else:
         print(f"All {len(result.checks)} checks passed ({result.isolation} sandbox).")
+    for note in result.notes:
+        print(f"  note: {note}")
     return EXIT_OK if result.passed else EXIT_BLOCKED
 
 
@@ -254,7 +277,13 @@ async def cmd_stats(c: Container, args: argparse.Namespace) -> int:
 async def cmd_serve(c: Container, args: argparse.Namespace) -> int:
     from bot.web.server import serve
 
-    await serve(c, port=args.port)
+    port = args.port or c.settings.http_port
+    try:
+        await serve(c, port=port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} is in use: choose another with --port or PASS_HTTP_PORT") from exc
+        raise
     return EXIT_OK
 
 
@@ -288,17 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print only the run object as JSON on stdout")
 
     approve = sub.add_parser("approve", help="approve a staged CLI run and sync it")
-    approve.add_argument("run_id")
-    approve.add_argument("--yes", action="store_true")
+    approve.add_argument("run_id", help="the run id `passbot plan` printed")
+    approve.add_argument("--yes", action="store_true", help="approve without asking (recorded as such)")
 
     reject = sub.add_parser("reject", help="reject a staged run")
-    reject.add_argument("run_id")
-    reject.add_argument("--reason", default="")
+    reject.add_argument("run_id", help="the run to reject")
+    reject.add_argument("--reason", default="", help="why (kept in the audit log)")
 
     status = sub.add_parser("status", help="show one run, or the latest runs")
-    status.add_argument("run_id", nargs="?")
-    status.add_argument("--json", action="store_true")
-    status.add_argument("--limit", type=int, default=20)
+    status.add_argument("run_id", nargs="?", help="one run in full (default: a list of the latest)")
+    status.add_argument("--json", action="store_true", help="the run object(s) as JSON")
+    status.add_argument("--limit", type=int, default=20, help="how many runs to list (default 20)")
 
     audit = sub.add_parser("audit", help="verify or export the hash-chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -312,15 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="API bearer tokens for POST /api/runs and GET /api/runs/{id}")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="print a new token once (only its hash is stored)")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, help="a name to recognise and revoke it by")
     create.add_argument("--scopes", default="runs:write,runs:read", help="runs:write, runs:read (none can approve)")
-    token_sub.add_parser("list")
-    revoke = token_sub.add_parser("revoke")
-    revoke.add_argument("name")
+    token_sub.add_parser("list", help="names, scopes and creation times (never the tokens)")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name", help="the token's name")
 
     verify = sub.add_parser("verify", help="run a repo's lint, type, test and security checks in the sandbox")
     verify.add_argument("target", help="a local path, a git URL, or owner/name[@ref]")
-    verify.add_argument("--json", action="store_true")
+    verify.add_argument("--json", action="store_true", help="the full report as JSON")
 
     digest = sub.add_parser("digest", help="post a digest to a Slack channel now (policies/digests.yml)")
     digest.add_argument("--channel", required=True, help="Slack channel id (C…)")
@@ -362,6 +391,11 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     container = build(settings, dry_run=getattr(args, "dry_run", False))
     try:
         return await HANDLERS[args.command](container, args)
+    except StoreUnavailable as exc:
+        hint = (
+            "check REDIS_URL, or unset it to use the embedded server" if settings.redis_url else "see redis.log there"
+        )
+        raise StoreUnavailable(f"{exc} ({container.redis.description}); {hint}") from exc
     finally:
         await container.close()
 

@@ -51,14 +51,28 @@ def render_run(run: Run) -> str:
         lines.append(f"  {run.failure.diagnosis}")
     if run.status is RunStatus.SYNCED:
         lines.append("")
-        if run.sync.dry_run:
-            lines.append(run.sync.note or "Dry run: nothing was written to GitHub.")
-        else:
-            lines.append(f"Created in {run.sync.target}:")
-            lines += [f"  {i.key}: #{i.number} {i.url}" for i in run.sync.issues]
+        lines.append(render_outcome(run))
     if run.status.in_progress or run.status is RunStatus.QUEUED:
         last = run.history[-1] if run.history else None
         since = last.at.isoformat(timespec="seconds") if last else run.created_at.isoformat(timespec="seconds")
         lines.append("")
         lines.append(f"Stopped in '{run.status.value}' since {since} (no step has finished since then).")
+    return "\n".join(lines)
+
+
+def render_outcome(run: Run) -> str:
+    """What the sync step did: the final status line and where the backlog went."""
+    lines = [f"status: {run.status.value}"]
+    if run.failure:
+        lines.append(f"Failed while {run.failure.step}: {run.failure.message}")
+    elif run.status is RunStatus.SYNCED and run.sync.dry_run:
+        lines.append(run.sync.note or "Dry run: nothing was written to GitHub.")
+    elif run.status is RunStatus.SYNCED:
+        lines.append(f"Created in {run.sync.target}:")
+        lines += [f"  {i.key}: #{i.number} {i.url}" if i.number else f"  {i.key}: not created" for i in run.sync.issues]
+        if run.sync.note:
+            lines.append(run.sync.note)
+    else:
+        missing = [c for c in run.requirements if not c.ok]
+        lines += [f"  ✗ {c.name}: {c.fix}" for c in missing]
     return "\n".join(lines)

@@ -33,7 +33,18 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     try:
         load_policies(settings.policy_dir)
-        checks.append(Check("policies", True, f"valid ({settings.policy_dir})"))
+        if settings.policy_dir.is_dir():
+            checks.append(Check("policies", True, f"valid ({settings.policy_dir})"))
+        else:
+            checks.append(
+                Check(
+                    "policies",
+                    False,
+                    f"{settings.policy_dir} does not exist: built-in defaults are in force. "
+                    "Point PASS_POLICY_DIR at the policies/ folder to use your own",
+                    required=False,
+                )
+            )
     except ConfigError as exc:
         checks.append(Check("policies", False, f"{exc} — fix the file or point PASS_POLICY_DIR elsewhere"))
 

@@ -85,6 +85,8 @@ def test_without_yes_and_without_a_terminal_the_plan_stays_staged(data_dir: Path
     # A second process finds the first one's run in the persistent embedded Redis.
     status = passbot("status", run_id, "--json", env=env)
     assert json.loads(status.stdout)["status"] == "awaiting_approval"
+    refused = passbot("approve", run_id, env=env)
+    assert refused.returncode == 1 and "--yes" in refused.stderr.decode()
     approved = passbot("approve", run_id, "--yes", env=env)
     assert approved.returncode == 0, approved.stderr.decode()
     assert json.loads(passbot("status", run_id, "--json", env=env).stdout)["status"] == "synced"
@@ -92,7 +94,7 @@ def test_without_yes_and_without_a_terminal_the_plan_stays_staged(data_dir: Path
     assert audit.returncode == 0 and "whole" in audit.stdout.decode()
     exported = [json.loads(line) for line in passbot("audit", "export", "--run", run_id, env=env).stdout.splitlines()]
     assert [e["action"] for e in exported][:2] == ["run.requested", "requirements.checking"]
-    assert any(e["action"] == "approval.recorded" and e["detail"]["via"] == "cli" for e in exported)
+    assert any(e["action"] == "approval.recorded" and e["detail"]["via"] == "cli --yes" for e in exported)
 
 
 def test_a_crash_mid_run_leaves_a_run_that_says_where_it_stopped(data_dir: Path) -> None:
@@ -140,3 +142,39 @@ def test_doctor_names_each_missing_part_with_its_fix(data_dir: Path) -> None:
     assert "GITHUB_TOKEN not set" in out and "OPENAI_API_KEY not set" in out
     broken = passbot("doctor", env=clean_env(data_dir, REDIS_URL="redis://127.0.0.1:1/0"))
     assert broken.returncode == 1 and "MISSING  redis" in broken.stdout.decode()
+
+
+def test_at_a_terminal_plan_asks_before_it_syncs(data_dir: Path) -> None:
+    """The stop-line at the terminal: a real pseudo-terminal, the prompt read, `y` typed."""
+    import os
+    import pty
+    import select
+
+    env = clean_env(data_dir)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: passbot with the pty as its controlling terminal
+        os.chdir(REPO_ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "bot", "plan", str(REAL_PRDS[0])], env)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 30) -> None:
+        nonlocal seen
+        import time
+
+        deadline = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    return
+
+    read_until(b"[y/N]")
+    assert b"Approve run" in seen
+    os.write(fd, b"y\n")
+    read_until(b"The backlog is in")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen.decode(errors="replace")
+    assert b"status: synced" in seen

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from bot.errors import StoreUnavailable
+from bot.errors import ConfigError, StoreUnavailable
 
 EMBEDDED_DB_NAME = "pass.rdb"
 _MAX_UNIX_PATH = 100
@@ -137,10 +137,20 @@ class RedisHandle:
 
 def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
     if redis_url:
-        client = aioredis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=10)
+        try:
+            client = aioredis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=10)
+        except ValueError as exc:
+            raise ConfigError(
+                "REDIS_URL is not a Redis URL: use redis://host:6379/0, rediss://… or unix:///path/to.sock"
+            ) from exc
         return RedisHandle(client=client, description=_describe_url(redis_url))
     embedded = EmbeddedRedis.for_dir(data_dir)
-    embedded.start()
+    try:
+        embedded.start()
+    except OSError as exc:
+        raise ConfigError(
+            f"PASS_DATA_DIR {data_dir} cannot be used ({exc.strerror}): point it at a writable directory"
+        ) from exc
     client = aioredis.Redis(unix_socket_path=str(embedded.socket_path), decode_responses=True)
     return RedisHandle(client=client, description=f"embedded redis-server ({data_dir})", embedded=embedded)
 

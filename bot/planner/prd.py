@@ -62,6 +62,8 @@ def decode_prd(raw: bytes, *, max_bytes: int = DEFAULT_MAX_PRD_BYTES) -> str:
     """Bytes to text, refusing what cannot be a PRD. The message is shown to the user."""
     if len(raw) > max_bytes:
         raise PrdRejected(f"PRD is {len(raw):,} bytes; the limit is {max_bytes:,}. Split it or link the relevant part.")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise PrdRejected("PRD is UTF-16 text, not UTF-8: save it as UTF-8 and send it again.")
     if b"\x00" in raw[:8192]:
         raise PrdRejected("PRD looks binary (it contains NUL bytes); send markdown or plain text.")
     try:
@@ -82,8 +84,8 @@ def parse_prd(raw: bytes | str, *, max_bytes: int = DEFAULT_MAX_PRD_BYTES) -> Pr
     text = decode_prd(raw if isinstance(raw, bytes) else raw.encode(), max_bytes=max_bytes)
     sha = hashlib.sha256(text.encode()).hexdigest()
     sections = _split_sections(_TAG.sub("", text))
-    title = _title(sections, text)
     is_template = _looks_like_template(sections)
+    title = "Untitled PRD (only a template)" if is_template else _title(sections, text)
     requirements = [] if is_template else _requirements(sections)
     fmt = "taskmaster" if _TAG.search(text) else ("spec-kit" if re.search(r"\bFR-\d{3}\b", text) else "markdown")
     return Prd(

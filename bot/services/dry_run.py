@@ -61,7 +61,7 @@ class DryRunSyncer:
             target=run.repo,
             dry_run=True,
             issues=[SyncedIssue(key=i.key) for i in items],
-            note=f"Dry run ({self._reason}): nothing was written to GitHub. Staged backlog: {folder}",
+            note=f"Dry run ({self._reason}): nothing was written to GitHub. The backlog is in {folder}",
         )
 
     def _write(self, run: Run, folder: Path) -> None:

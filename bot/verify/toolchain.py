@@ -116,15 +116,17 @@ def detect_checks(
     elif available("flake8"):
         checks.append(CheckSpec("flake8", ("flake8", "."), "flake8"))
     else:
-        notes.append("lint skipped: neither ruff nor flake8 is installed on the worker")
+        notes.append("lint skipped: neither ruff nor flake8 is installed on the worker (pip install ruff)")
     if _has_mypy_config(root, config):
         if available("mypy"):
             targets = () if _mypy_names_targets(config) else (".",)
             argv = ("mypy", "--no-color-output", "--no-error-summary", "--show-error-codes", *targets)
             checks.append(CheckSpec("mypy", argv, "mypy"))
         else:
-            notes.append("type check skipped: the repository configures mypy but it is not installed")
-    if _has_tests(root, files):
+            notes.append("type check skipped: the repo configures mypy but it is not installed (pip install mypy)")
+    if _has_tests(root, files) and not available("pytest"):
+        notes.append("tests skipped: pytest is not installed on the worker (pip install pytest)")
+    elif _has_tests(root, files):
         argv = ("python", "-m", "pytest", "-v", "-rfE", "-p", "no:cacheprovider",
                 f"--junitxml={JUNIT_FILE}", "-o", "junit_family=xunit1")  # fmt: skip
         checks.append(CheckSpec("pytest", argv, "pytest"))
