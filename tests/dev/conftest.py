@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +21,7 @@ import pytest
 from bot.dev.identities import ALICE
 from bot.dev.runner import DevStack
 from bot.settings import Settings
-from tests.helpers import PRDS, REPO_ROOT
+from tests.helpers import PRDS, REPO_ROOT, clean_env, stop_embedded_server
 
 TINY_PRD = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
 
@@ -72,7 +76,8 @@ class Page:
 
     async def act(self, path: str, user: str, **body: Any) -> tuple[int, Any]:
         async with self.http.post(f"{self.url}dev/{path}", json={"user": user, **body}) as r:
-            return r.status, await r.json()
+            text = await r.text()
+            return r.status, json.loads(text) if r.content_type == "application/json" else text
 
     async def send(self, text: str, user: str = ALICE.id, thread_ts: str | None = None) -> None:
         status, body = await self.act("send", user, text=text, thread_ts=thread_ts)
@@ -104,3 +109,56 @@ async def page(tmp_path: Path) -> AsyncIterator[Page]:
     finally:
         await http.close()
         await stack.close()
+
+
+@dataclass
+class DevProcess:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        finally:
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+
+
+URL_LINE = re.compile(rb"^passbot dev: open (http://127\.0\.0\.1:\d+/) ")
+
+
+async def start_dev_process(data_dir: Path, log: Path) -> DevProcess:
+    """`passbot dev --port 0` as a new user runs it; the URL is read from the one line it prints."""
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "dev", "--port", "0"],
+            env=clean_env(data_dir),
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+    except TimeoutError:
+        line = b""
+    found = URL_LINE.match(line)
+    if found is None:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        raise AssertionError(f"passbot dev printed {line!r}; log:\n{log.read_text()[-3000:]}")
+    return DevProcess(proc, found.group(1).decode(), log)
+
+
+@pytest.fixture
+async def dev_process(tmp_path: Path) -> AsyncIterator[DevProcess]:
+    process = await start_dev_process(tmp_path / "data", tmp_path / "dev.log")
+    try:
+        yield process
+    finally:
+        process.stop()
+        stop_embedded_server(tmp_path / "data" / "dev")
