@@ -102,3 +102,9 @@ async def test_mentioning_pass_in_a_thread_is_an_app_mention_answered_in_that_th
     )
     mention = next(m for m in answered["messages"] if m["user"] == ALICE.id)
     assert mention["text"] == "<@U0PASSBOT> help" and mention["thread_ts"] == first["ts"]
+
+
+async def test_a_prd_pasted_on_the_line_after_the_command_keeps_its_title(page: Page) -> None:
+    await page.send(f"/pass plan\n{TINY_PRD}")
+    state = await page.until(waiting, "the card reaching approval")
+    assert "PASS · Simple Todo App PRD" in shown(card(state))
