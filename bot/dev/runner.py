@@ -78,7 +78,11 @@ async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
     bound = runner.addresses[0][1]
     return runner, int(bound)
 
@@ -135,7 +139,10 @@ class DevStack:
         page = Page(ws, link, info={})
         standin = web.Application(client_max_size=4 * 1024 * 1024)
         standin.add_routes(api.routes() + page.routes())
-        standin_runner, standin_port = await _serve(standin, host, port)
+        try:
+            standin_runner, standin_port = await _serve(standin, host, port)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); try --port N (0: any free port)") from exc
         exit_stack.push_async_callback(standin_runner.cleanup)
         standin_url = f"http://{host}:{standin_port}"
 
