@@ -142,7 +142,8 @@ class DevStack:
         try:
             standin_runner, standin_port = await _serve(standin, host, port)
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); try --port N (0: any free port)") from exc
+            reason = f"cannot listen on {host}:{port} ({exc.strerror})"
+            raise ConfigError(f"{reason}; try --port N (0: any free port)") from exc
         exit_stack.push_async_callback(standin_runner.cleanup)
         standin_url = f"http://{host}:{standin_port}"
 
