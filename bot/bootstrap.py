@@ -99,8 +99,9 @@ def build_syncer(settings: Settings, policies: Policies, store: RedisRunStore, *
     return DryRunSyncer(settings.runs_dir, reason=reason)
 
 
-def build(settings: Settings, *, dry_run: bool = False) -> Container:
-    policies = load_policies(settings.policy_dir)
+def build(settings: Settings, *, dry_run: bool = False, policies: Policies | None = None) -> Container:
+    """`policies` replaces those in PASS_POLICY_DIR (`passbot dev` swaps in its approval rule)."""
+    policies = policies if policies is not None else load_policies(settings.policy_dir)
     redis = connect(settings.redis_url, settings.data_dir)
     store = RedisRunStore(redis.client)
     planner, llm = build_planner(settings, redis, store)

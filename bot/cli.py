@@ -294,6 +294,14 @@ async def cmd_worker(c: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
+    """Builds its own container: its own Redis, Slack token and signing secret (bot/dev/runner.py)."""
+    from bot.dev.runner import run_dev
+
+    await run_dev(settings, port=args.port, approvals=args.approvals, announce=lambda line: print(line, flush=True))
+    return EXIT_OK
+
+
 async def cmd_doctor(settings: Settings) -> int:
     from bot.doctor import render, run_checks
 
@@ -366,6 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=4, help="jobs at once in this process (default 4)")
 
     sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
+
+    dev = sub.add_parser("dev", help="try the whole Slack flow in a browser, with a local stand-in for Slack")
+    dev.add_argument("--port", type=int, default=3100, help="port of the page and the Slack stand-in (default 3100)")
+    dev.add_argument(
+        "--approvals",
+        choices=("dev", "policy"),
+        default="dev",
+        help="dev: members of @approvers (alice, bob) may approve; policy: PASS_POLICY_DIR's approvals.yml",
+    )
     return parser
 
 
@@ -388,6 +405,8 @@ HANDLERS: dict[str, Handler] = {
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
         return await cmd_doctor(settings)
+    if args.command == "dev":
+        return await cmd_dev(settings, args)
     container = build(settings, dry_run=getattr(args, "dry_run", False))
     try:
         return await HANDLERS[args.command](container, args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import socket
 import subprocess
 import time
@@ -127,7 +128,10 @@ class RedisHandle:
         if self.embedded is not None:
             try:
                 clients = await self.client.client_list()
-                last_client = len(clients) <= 1
+                # This process's pool may hold several connections (each named by the process);
+                # the server is ours to stop when no other process is connected.
+                mine = self.client.connection_pool.connection_kwargs.get("client_name")
+                last_client = all(c.get("name") == mine for c in clients) if mine else len(clients) <= 1
             except (OSError, aioredis.RedisError):
                 last_client = False
         await self.client.aclose()
@@ -151,7 +155,9 @@ def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
         raise ConfigError(
             f"PASS_DATA_DIR {data_dir} cannot be used ({exc.strerror}): point it at a writable directory"
         ) from exc
-    client = aioredis.Redis(unix_socket_path=str(embedded.socket_path), decode_responses=True)
+    client = aioredis.Redis(
+        unix_socket_path=str(embedded.socket_path), decode_responses=True, client_name=f"passbot:{os.getpid()}"
+    )
     return RedisHandle(client=client, description=f"embedded redis-server ({data_dir})", embedded=embedded)
 
 

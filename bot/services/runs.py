@@ -420,10 +420,19 @@ class RunService:
         decision = may_approve(rule, run, user, groups)
         return None if decision.allowed else decision.reason
 
-    async def reject(self, run_id: str, *, user: str, reason: str = "", via: str = "slack") -> ApprovalOutcome:
+    async def reject(
+        self,
+        run_id: str,
+        *,
+        user: str,
+        reason: str = "",
+        via: str = "slack",
+        user_groups: frozenset[str] = frozenset(),
+    ) -> ApprovalOutcome:
         run = await self.store.get(run_id)
         rule = self.policies.approvals.rule_for(run)
-        decision = may_approve(rule.model_copy(update={"allow_requester": True}), run, user)
+        # Whoever may approve may reject (the requester too: withdrawing one's own plan is fine).
+        decision = may_approve(rule.model_copy(update={"allow_requester": True}), run, user, user_groups)
         if not decision.allowed:
             return ApprovalOutcome(False, run, decision.reason)
         rejection = Approval(user=user, decision="reject", via=via, plan_hash=run.plan_hash or "", reason=reason)

@@ -23,6 +23,7 @@ _FILE_ID = re.compile(r"/files/[A-Z0-9]+/(F[A-Z0-9]+)")
 _MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _WINDOW = re.compile(r"^[1-9]\d{0,3}[mhdw]$")
+_VERB = re.compile(r"(\S*)(?:\s(.*))?\Z", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,10 @@ def _prd_source(rest: str) -> PrdSource | None:
 
 def parse(text: str) -> Command:
     text = strip_mention(text or "")
-    word, _, rest = text.strip().partition(" ")
-    if "\n" in word:
-        word, _, tail = word.partition("\n")
-        rest = f"{tail}\n{rest}" if rest else tail
+    # The verb ends at the first space or newline; a PRD pasted on the next line keeps its lines.
+    head = _VERB.match(text.strip())
+    assert head is not None  # the pattern matches any string
+    word, rest = head.group(1), head.group(2) or ""
     verb = word.lower()
     if verb == "plan":
         repo_match = _REPO_OPTION.search(rest)

@@ -136,7 +136,9 @@ class SlackFlows:
         await reply(blocks.notice(f"{mark} {esc(outcome.message)} (run `{esc(value.run_id)}`)"))
 
     async def reject(self, ctx: ModalContext, user: str, reason: str, reply: Reply) -> None:
-        outcome = await self.runs.reject(ctx.run_id, user=user, reason=reason, via="slack")
+        run = await self.store.get(ctx.run_id)
+        groups = await approver_groups(self.client, self.runs.policies.approvals.rule_for(run), user)
+        outcome = await self.runs.reject(ctx.run_id, user=user, reason=reason, via="slack", user_groups=groups)
         if not outcome.accepted:
             await reply(blocks.notice(f":no_entry: {esc(outcome.message)} (run `{esc(ctx.run_id)}`)"))
 
