@@ -12,13 +12,19 @@ name registered in `bot/worker.py`.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from saq import Queue
+from saq.job import Status
 from saq.queue.redis import RedisQueue
+
+from bot.domain.recovery import JobState
 
 QUEUE_NAME = "pass"
 
@@ -58,7 +64,7 @@ def job_key(kind: JobKind, run_id: str) -> str:
 
 
 class JobQueue(Protocol):
-    async def enqueue(self, kind: JobKind, run_id: str) -> bool:
+    async def enqueue(self, kind: JobKind, run_id: str, *, delay_s: float = 0.0, **kwargs: Any) -> bool:
         """Queue `kind` for `run_id`; False when a job with that key is already pending."""
         ...
 
@@ -81,7 +87,9 @@ class SaqJobQueue:
     async def connect(self) -> None:
         await self.saq.connect()
 
-    async def enqueue(self, kind: JobKind, run_id: str) -> bool:
+    async def enqueue(self, kind: JobKind, run_id: str, *, delay_s: float = 0.0, **kwargs: Any) -> bool:
+        """`delay_s` schedules the job for later (a run waiting for a slot, a sync waiting out a
+        rate limit); extra keyword arguments reach the job function."""
         limits = JOB_LIMITS[kind]
         job = await self.saq.enqueue(
             kind.value,
@@ -90,9 +98,31 @@ class SaqJobQueue:
             heartbeat=limits.heartbeat_s,
             retries=limits.retries,
             ttl=limits.ttl_s,
+            scheduled=math.ceil(time.time() + delay_s) if delay_s > 0 else 0,
             run_id=run_id,
+            **kwargs,
         )
         return job is not None
+
+    async def job_state(self, kind: JobKind, run_id: str, *, stale_after_s: float) -> tuple[JobState, datetime | None]:
+        """The run's job of this kind, as crash recovery sees it, and when a worker last touched it."""
+        job = await self.saq.job(job_key(kind, run_id))
+        if job is None:
+            return JobState.NONE, None
+        touched = datetime.fromtimestamp(job.touched / 1000, UTC) if job.touched else None
+        if job.status is Status.QUEUED:
+            return JobState.WAITING, touched
+        if job.status is Status.ACTIVE:
+            fresh = job.touched and (time.time() * 1000 - job.touched) <= stale_after_s * 1000
+            return (JobState.RUNNING if fresh else JobState.STALE), touched
+        return JobState.NONE, touched
+
+    async def drop_stale(self, kind: JobKind, run_id: str, reason: str) -> None:
+        """Finish a dead worker's job so its key is free to enqueue again (what saq's own sweeper
+        does after a job's heartbeat lapses, without waiting for its next sweep)."""
+        job = await self.saq.job(job_key(kind, run_id))
+        if job is not None and job.status is Status.ACTIVE:
+            await self.saq.finish(job, Status.ABORTED, error=reason)
 
     async def enqueue_execute(self, run_id: str) -> None:
         """The shape `bot.web.intake.IntakeDeps.enqueue_execute` takes."""
