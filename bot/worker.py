@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from saq import CronJob, Worker
 from saq.job import Job
 
 from bot.adapters.leases import LeaseLost, RunLease, RunLeases, WorkspaceSlots
-from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.queue import JobKind, QuietWhileRedisIsAway, SaqJobQueue
 from bot.bootstrap import Container
 from bot.domain.status import RunStatus
 from bot.errors import RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
@@ -289,6 +290,7 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
     when Slack is set up."""
     queue = SaqJobQueue.on(container.store.client)
     await queue.connect()
+    logging.getLogger("saq").addFilter(QuietWhileRedisIsAway())
     limits = container.policies.limits
     progress: ProgressFactory | None = None
     client = build_web_client(container.settings)

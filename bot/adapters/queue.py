@@ -12,6 +12,8 @@ name registered in `bot/worker.py`.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -20,11 +22,16 @@ from enum import Enum
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from saq import Queue
-from saq.job import Status
+from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
 from bot.domain.recovery import JobState
+from bot.logging import get_logger
+
+log = get_logger(__name__)
 
 QUEUE_NAME = "pass"
 
@@ -71,6 +78,39 @@ class JobQueue(Protocol):
     async def close(self) -> None: ...
 
 
+class PatientRedisQueue(RedisQueue):
+    """saq's Redis queue, except that a worker finding Redis away waits before it asks again.
+
+    saq's worker loop treats a failed dequeue like an empty one and asks again at once: while Redis
+    is down that is a busy loop (measured: a whole core). Here each failed dequeue waits, up to
+    five seconds, then reports no job; redis-py reconnects by itself on the next try."""
+
+    _away_s = 0.0
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - saq's signature
+        try:
+            job = await super().dequeue(timeout, poll_interval)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if not self._away_s:
+                log.warning("queue.store_unavailable", error=type(exc).__name__)
+            self._away_s = min(5.0, max(0.25, self._away_s * 2))
+            await asyncio.sleep(self._away_s)
+            return None
+        if self._away_s:
+            log.info("queue.store_back")
+            self._away_s = 0.0
+        return job
+
+
+class QuietWhileRedisIsAway(logging.Filter):
+    """Drops saq's per-second upkeep tracebacks while Redis is unreachable (PASS logs the outage
+    once, and again when it ends); every other saq record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, RedisConnectionError | RedisTimeoutError | ConnectionRefusedError)
+
+
 class SaqJobQueue:
     def __init__(self, queue: Queue) -> None:
         self.saq = queue
@@ -82,7 +122,7 @@ class SaqJobQueue:
         pool = client.connection_pool
         kwargs = {**pool.connection_kwargs, "decode_responses": False}
         raw = aioredis.Redis(connection_pool=aioredis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
-        return cls(RedisQueue(raw, name=name))
+        return cls(PatientRedisQueue(raw, name=name))
 
     async def connect(self) -> None:
         await self.saq.connect()

@@ -176,6 +176,7 @@ class RedisRunStore:
                 reason=reason,
                 detail=detail or {},
             )
+
             def writes(p: Pipeline) -> None:
                 p.set(key, updated.model_dump_json())
                 if updated.status.is_terminal:

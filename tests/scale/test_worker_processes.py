@@ -3,6 +3,7 @@ bound, a stopped worker hands its run back, and a Redis restart mid-run loses no
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -12,15 +13,17 @@ import redis.asyncio as aioredis
 from bot.adapters.leases import RunLeases
 from bot.adapters.queue import JobKind, SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
+from bot.domain.audit import check_chain
 from bot.domain.models import Run, Source, utcnow
 from bot.domain.recovery import JobState
 from bot.domain.status import RunStatus
+from bot.errors import StoreUnavailable
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import load_policies
 from bot.services.dry_run import DryRunSyncer
 from bot.services.runs import RunService
 from tests.helpers import PRDS, RedisProcess, clean_env
-from tests.scale.procs import WORKER_WITH_SLOW_PLANNER, Proc, Procs, policy_dir, processes, started
+from tests.scale.procs import WORKER_WITH_SLOW_PLANNER, Proc, policy_dir, processes, started
 from tests.scale.slow_planner import slow_prd
 
 TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
@@ -35,7 +38,10 @@ async def _submit(runs: RunService, queue: SaqJobQueue, seconds: float) -> Run:
 
 def _status(store: RedisRunStore, run_id: str, *wanted: RunStatus):  # type: ignore[no-untyped-def]
     async def check() -> bool:
-        return (await store.get(run_id)).status in wanted
+        try:
+            return (await store.get(run_id)).status in wanted
+        except StoreUnavailable:  # the test's own client, while Redis restarts (or loads its file)
+            return False
 
     return check
 
@@ -96,3 +102,30 @@ async def test_a_killed_worker_s_run_is_planned_by_another_within_the_bound_and_
         third = procs.start("worker-c", WORKER_WITH_SLOW_PLANNER)
         await procs.until(_status(store, second.run_id, RunStatus.CHECKING, RunStatus.PLANNING), "worker c taking it")
         assert third.stop(signal.SIGTERM) == 0
+
+
+async def test_a_redis_restart_mid_run_loses_nothing_and_the_runs_complete(
+    tmp_path: Path, own_redis: RedisProcess, own_client: aioredis.Redis, own_queue: SaqJobQueue
+) -> None:
+    policies = policy_dir(tmp_path, worker_lease_ttl_s=LEASE_S, recovery_scan_interval_s=SCAN_S)
+    env = clean_env(tmp_path / "data", REDIS_URL=own_redis.url, PASS_POLICY_DIR=str(policies))
+    store = RedisRunStore(own_client)
+    runs = RunService(store, HeuristicPlanner(), DryRunSyncer(tmp_path / "out", reason="test"), load_policies(policies))
+    with processes(tmp_path, env) as procs:
+        worker = procs.start("worker", [*WORKER_WITH_SLOW_PLANNER, "--concurrency", "2"])
+        await procs.until(started(worker, "worker.started"), "the worker starting")
+        planning = [await _submit(runs, own_queue, seconds=2) for _ in range(2)]
+        waiting = await _submit(runs, own_queue, seconds=0)  # still in the queue when Redis goes
+        for run in planning:
+            await procs.until(_status(store, run.run_id, RunStatus.PLANNING), "planning to start")
+
+        own_redis.stop()  # mid-planning; the append-only file keeps what was written
+        await asyncio.sleep(0.5)
+        own_redis.start()
+
+        for run in [*planning, waiting]:
+            await procs.until(_status(store, run.run_id, RunStatus.AWAITING_APPROVAL), "the run completing", 40)
+        assert worker.stop() == 0
+    assert {r.run_id for r in await store.list_runs()} == {r.run_id for r in [*planning, waiting]}
+    head = await store.audit_head()
+    assert check_chain(await store.audit_entries(), head=head).whole
