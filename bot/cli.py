@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import __version__
+from bot.adapters.leases import RunLeases, held
 from bot.bootstrap import Container, build
 from bot.console import render_run
 from bot.domain.models import Run, Source, utcnow
@@ -63,10 +64,20 @@ def _ask_approval(run: Run, target: str) -> bool:
         return False
 
 
+def _leases(c: Container) -> RunLeases:
+    return RunLeases(c.store.client, ttl_s=c.policies.limits.worker_lease_ttl_s)
+
+
 async def cmd_plan(c: Container, args: argparse.Namespace) -> int:
     raw = _read_prd(args.file)
     repo = args.repo or c.settings.github_repo
     run, _ = await c.runs.submit(raw, source=Source.CLI, requester=f"cli:{getpass.getuser()}", repo=repo)
+    # Driven here, not by a worker: the lease keeps workers' crash recovery from taking it over.
+    async with held(_leases(c), run.run_id):
+        return await _plan_in_foreground(c, args, run, repo)
+
+
+async def _plan_in_foreground(c: Container, args: argparse.Namespace, run: Run, repo: str | None) -> int:
     run = await c.runs.execute(run.run_id)
     if run.status is RunStatus.AWAITING_APPROVAL:
         target = "a dry run (nothing is written to GitHub)" if c.syncer.target_kind == "dry-run" else str(repo)
@@ -102,13 +113,14 @@ async def cmd_approve(c: Container, args: argparse.Namespace) -> int:
     if not args.yes and not (sys.stdin.isatty() and _ask_approval(run, run.repo or "a dry run")):
         _say("Not approved.")
         return EXIT_ERROR
-    outcome = await c.runs.approve(
-        run.run_id, user=f"cli:{getpass.getuser()}", via="cli", plan_hash=run.plan_hash, operator=True
-    )
-    if not outcome.accepted:
-        _say(outcome.message)
-        return EXIT_ERROR
-    run = await c.runs.sync(run.run_id)
+    async with held(_leases(c), run.run_id):
+        outcome = await c.runs.approve(
+            run.run_id, user=f"cli:{getpass.getuser()}", via="cli", plan_hash=run.plan_hash, operator=True
+        )
+        if not outcome.accepted:
+            _say(outcome.message)
+            return EXIT_ERROR
+        run = await c.runs.sync(run.run_id)
     print(render_run(run))
     return _exit_code(run)
 

@@ -14,11 +14,16 @@ come from the server's clock, so hosts with skewed clocks agree.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.adapters.redis_store import PREFIX
 
@@ -151,3 +156,34 @@ class WorkspaceSlots:
     async def in_use(self, workspace: str) -> int:
         count = await self._r.eval(_SLOT_COUNT, 1, slots_key(workspace))  # type: ignore[misc]
         return int(count)
+
+
+@contextlib.asynccontextmanager
+async def held(leases: RunLeases, run_id: str) -> AsyncIterator[RunLease | None]:
+    """Hold the run's lease, refreshed in the background, for a run driven outside a worker (the
+    CLI's foreground `plan` and `approve`), so crash recovery leaves it alone. None: someone else
+    holds it."""
+    lease = await leases.acquire(run_id)
+    if lease is None:
+        yield None
+        return
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(leases.ttl_s / 3)
+            try:
+                await lease.refresh()
+            except LeaseLost:
+                return
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                continue
+
+    task = asyncio.create_task(beat())
+    try:
+        yield lease
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+            await lease.release()

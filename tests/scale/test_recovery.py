@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bot.adapters.leases import RunLeases, WorkspaceSlots
+from bot.adapters.leases import RunLeases, WorkspaceSlots, held
 from bot.adapters.queue import JobKind, SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Actor, Run, Source
@@ -175,3 +175,19 @@ async def test_a_run_over_its_workspace_limit_waits_queued_saying_so_and_starts_
     started = await store.get(run.run_id)
     assert started.status is RunStatus.AWAITING_APPROVAL and started.waiting is None
     assert await slots.in_use("T1") == 0, "the slot is given back when planning ends"
+
+
+async def test_a_run_driven_in_the_foreground_keeps_its_lease_past_the_lease_time(
+    store: RedisRunStore, queue: SaqJobQueue, tmp_path: Path
+) -> None:
+    """`passbot plan` drives its run itself: workers' recovery must not take it over meanwhile."""
+    runs = _service(store, tmp_path, worker_lease_ttl_s=1)
+    leases = RunLeases(store.client, ttl_s=1)
+    recovery = RecoveryService(runs, leases, queue)
+    run = await _left_in(runs, RunStatus.PLANNING)
+    async with held(leases, run.run_id) as lease:
+        assert lease is not None
+        await asyncio.sleep(1.5)  # longer than the lease: only the refreshes keep it
+        assert await recovery.scan() == []
+    (acted,) = await recovery.scan()
+    assert acted.recovery.action.value == "restart", "once let go without finishing, it is an orphan"
