@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import __version__
+from bot.adapters.leases import RunLeases, held
 from bot.bootstrap import Container, build
 from bot.console import render_outcome, render_run
 from bot.domain.models import Run, Source, utcnow
@@ -71,10 +72,20 @@ def _sync_target(c: Container, repo: str | None) -> str:
     return repo or "(no repo: pass --repo or set PASS_GITHUB_REPO)"
 
 
+def _leases(c: Container) -> RunLeases:
+    return RunLeases(c.store.client, ttl_s=c.policies.limits.worker_lease_ttl_s)
+
+
 async def cmd_plan(c: Container, args: argparse.Namespace) -> int:
     raw = _read_prd(args.file)
     repo = args.repo or c.settings.github_repo
     run, _ = await c.runs.submit(raw, source=Source.CLI, requester=f"cli:{getpass.getuser()}", repo=repo)
+    # Driven here, not by a worker: the lease keeps workers' crash recovery from taking it over.
+    async with held(_leases(c), run.run_id):
+        return await _plan_in_foreground(c, args, run, repo)
+
+
+async def _plan_in_foreground(c: Container, args: argparse.Namespace, run: Run, repo: str | None) -> int:
     run = await c.runs.execute(run.run_id)
     if run.status is RunStatus.AWAITING_APPROVAL:
         if not args.json:
@@ -116,17 +127,18 @@ async def cmd_approve(c: Container, args: argparse.Namespace) -> int:
         if not _ask_approval(run, _sync_target(c, run.repo)):
             _say("Not approved.")
             return EXIT_ERROR
-    outcome = await c.runs.approve(
-        run.run_id,
-        user=f"cli:{getpass.getuser()}",
-        via="cli --yes" if args.yes else "cli prompt",
-        plan_hash=run.plan_hash,
-        operator=True,
-    )
-    if not outcome.accepted:
-        _say(outcome.message)
-        return EXIT_ERROR
-    run = await c.runs.sync(run.run_id)
+    async with held(_leases(c), run.run_id):
+        outcome = await c.runs.approve(
+            run.run_id,
+            user=f"cli:{getpass.getuser()}",
+            via="cli --yes" if args.yes else "cli prompt",
+            plan_hash=run.plan_hash,
+            operator=True,
+        )
+        if not outcome.accepted:
+            _say(outcome.message)
+            return EXIT_ERROR
+        run = await c.runs.sync(run.run_id)
     print(render_run(run))
     return _exit_code(run)
 

@@ -8,6 +8,8 @@
     ├── TransitionConflict    compare-and-set lost: the run was not in the expected state
     ├── RunNotFound           no run with that id
     ├── StoreUnavailable      Redis did not answer; callers fail closed
+    ├── SyncDeferred          GitHub is rate limiting or unavailable: the sync waits (the run says
+    │                         until when) and its job is rescheduled; control flow, not a failure
     ├── ConfigError           a policy or setting is invalid
     ├── CostCapReached        a model call would pass the run's or the workspace's daily cost cap;
     │                         the run ends `blocked` with a "cost cap reached" requirement, not a crash
@@ -83,6 +85,16 @@ class RunNotFound(PassError):
 
 class StoreUnavailable(PassError):
     """Redis did not answer. Nothing is approved or synced while this holds."""
+
+
+class SyncDeferred(PassError):
+    """The sync cannot go on now (GitHub rate limit or outage); try again in `delay_s` seconds."""
+
+    def __init__(self, run_id: str, delay_s: float, waiting: str) -> None:
+        super().__init__(f"run {run_id}: {waiting}")
+        self.run_id = run_id
+        self.delay_s = delay_s
+        self.waiting = waiting
 
 
 class ConfigError(PassError):

@@ -60,6 +60,22 @@ class Limits(_Policy):
     max_concurrent_runs_per_workspace: int = Field(default=10, ge=1)
     # GitHub asks for at least one second between content-creating requests.
     github_write_interval_s: float = Field(default=1.0, ge=0)
+    # A run over the workspace limit waits queued; its turn is checked again this often.
+    workspace_wait_s: float = Field(default=5.0, gt=0)
+    # Crash recovery (bot/services/recovery.py). A worker driving a run holds a lease that lapses
+    # this long after its last heartbeat; every worker scans for lapsed runs this often. A run
+    # whose worker died is handed on within lease + scan (45 s by default).
+    worker_lease_ttl_s: float = Field(default=30.0, ge=1)
+    recovery_scan_interval_s: float = Field(default=15.0, gt=0)
+    # A run whose worker died this many times is failed with a diagnosis instead of retried.
+    max_run_recoveries: int = Field(default=2, ge=0)
+    # A sync waiting out a GitHub rate limit or outage is rescheduled at most this many times.
+    max_sync_deferrals: int = Field(default=8, ge=0)
+
+    @property
+    def recovery_bound_s(self) -> float:
+        """How long after its worker dies a run is at most left unattended."""
+        return self.worker_lease_ttl_s + self.recovery_scan_interval_s
 
 
 class GitHubTrigger(_Policy):

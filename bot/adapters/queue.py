@@ -12,13 +12,26 @@ name registered in `bot/worker.py`.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from saq import Queue
+from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
+
+from bot.domain.recovery import JobState
+from bot.logging import get_logger
+
+log = get_logger(__name__)
 
 QUEUE_NAME = "pass"
 
@@ -58,11 +71,44 @@ def job_key(kind: JobKind, run_id: str) -> str:
 
 
 class JobQueue(Protocol):
-    async def enqueue(self, kind: JobKind, run_id: str) -> bool:
+    async def enqueue(self, kind: JobKind, run_id: str, *, delay_s: float = 0.0, **kwargs: Any) -> bool:
         """Queue `kind` for `run_id`; False when a job with that key is already pending."""
         ...
 
     async def close(self) -> None: ...
+
+
+class PatientRedisQueue(RedisQueue):
+    """saq's Redis queue, except that a worker finding Redis away waits before it asks again.
+
+    saq's worker loop treats a failed dequeue like an empty one and asks again at once: while Redis
+    is down that is a busy loop (measured: a whole core). Here each failed dequeue waits, up to
+    five seconds, then reports no job; redis-py reconnects by itself on the next try."""
+
+    _away_s = 0.0
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - saq's signature
+        try:
+            job = await super().dequeue(timeout, poll_interval)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if not self._away_s:
+                log.warning("queue.store_unavailable", error=type(exc).__name__)
+            self._away_s = min(5.0, max(0.25, self._away_s * 2))
+            await asyncio.sleep(self._away_s)
+            return None
+        if self._away_s:
+            log.info("queue.store_back")
+            self._away_s = 0.0
+        return job
+
+
+class QuietWhileRedisIsAway(logging.Filter):
+    """Drops saq's per-second upkeep tracebacks while Redis is unreachable (PASS logs the outage
+    once, and again when it ends); every other saq record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, RedisConnectionError | RedisTimeoutError | ConnectionRefusedError)
 
 
 class SaqJobQueue:
@@ -76,12 +122,14 @@ class SaqJobQueue:
         pool = client.connection_pool
         kwargs = {**pool.connection_kwargs, "decode_responses": False}
         raw = aioredis.Redis(connection_pool=aioredis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
-        return cls(RedisQueue(raw, name=name))
+        return cls(PatientRedisQueue(raw, name=name))
 
     async def connect(self) -> None:
         await self.saq.connect()
 
-    async def enqueue(self, kind: JobKind, run_id: str) -> bool:
+    async def enqueue(self, kind: JobKind, run_id: str, *, delay_s: float = 0.0, **kwargs: Any) -> bool:
+        """`delay_s` schedules the job for later (a run waiting for a slot, a sync waiting out a
+        rate limit); extra keyword arguments reach the job function."""
         limits = JOB_LIMITS[kind]
         job = await self.saq.enqueue(
             kind.value,
@@ -90,9 +138,31 @@ class SaqJobQueue:
             heartbeat=limits.heartbeat_s,
             retries=limits.retries,
             ttl=limits.ttl_s,
+            scheduled=math.ceil(time.time() + delay_s) if delay_s > 0 else 0,
             run_id=run_id,
+            **kwargs,
         )
         return job is not None
+
+    async def job_state(self, kind: JobKind, run_id: str, *, stale_after_s: float) -> tuple[JobState, datetime | None]:
+        """The run's job of this kind, as crash recovery sees it, and when a worker last touched it."""
+        job = await self.saq.job(job_key(kind, run_id))
+        if job is None:
+            return JobState.NONE, None
+        touched = datetime.fromtimestamp(job.touched / 1000, UTC) if job.touched else None
+        if job.status is Status.QUEUED:
+            return JobState.WAITING, touched
+        if job.status is Status.ACTIVE:
+            fresh = job.touched and (time.time() * 1000 - job.touched) <= stale_after_s * 1000
+            return (JobState.RUNNING if fresh else JobState.STALE), touched
+        return JobState.NONE, touched
+
+    async def drop_stale(self, kind: JobKind, run_id: str, reason: str) -> None:
+        """Finish a dead worker's job so its key is free to enqueue again (what saq's own sweeper
+        does after a job's heartbeat lapses, without waiting for its next sweep)."""
+        job = await self.saq.job(job_key(kind, run_id))
+        if job is not None and job.status is Status.ACTIVE:
+            await self.saq.finish(job, Status.ABORTED, error=reason)
 
     async def enqueue_execute(self, run_id: str) -> None:
         """The shape `bot.web.intake.IntakeDeps.enqueue_execute` takes."""

@@ -30,6 +30,8 @@ PREFIX = "pass"
 AUDIT_STREAM = f"{PREFIX}:audit"
 AUDIT_HEAD = f"{PREFIX}:audit:head"
 RUN_INDEX = f"{PREFIX}:runs"
+# Runs not yet in an end state, by creation time: what crash recovery has to look at.
+ACTIVE_INDEX = f"{PREFIX}:runs:active"
 
 
 def run_key(run_id: str) -> str:
@@ -118,6 +120,15 @@ class RedisRunStore:
             raws = await self._r.mget([run_key(i) for i in ids])
         return [Run.model_validate_json(raw) for raw in raws if raw]
 
+    async def active_runs(self, *, limit: int = 10_000) -> list[Run]:
+        """Runs not in an end state (queued, in progress, awaiting approval …), oldest first."""
+        with _store_errors():
+            ids = await self._r.zrange(ACTIVE_INDEX, 0, limit - 1)
+            if not ids:
+                return []
+            raws = await self._r.mget([run_key(i) for i in ids])
+        return [Run.model_validate_json(raw) for raw in raws if raw]
+
     async def transition(
         self,
         run_id: str,
@@ -165,7 +176,15 @@ class RedisRunStore:
                 reason=reason,
                 detail=detail or {},
             )
-            return event, lambda p: p.set(key, updated.model_dump_json())
+
+            def writes(p: Pipeline) -> None:
+                p.set(key, updated.model_dump_json())
+                if updated.status.is_terminal:
+                    p.zrem(ACTIVE_INDEX, run_id)
+                else:
+                    p.zadd(ACTIVE_INDEX, {run_id: updated.created_at.timestamp()})
+
+            return event, writes
 
         await self._commit((key,), prepare)
         return result[0]
@@ -232,6 +251,8 @@ class RedisRunStore:
         def writes(pipe: Pipeline) -> None:
             pipe.set(key, run.model_dump_json())
             pipe.zadd(RUN_INDEX, {run.run_id: run.created_at.timestamp()})
+            if not run.status.is_terminal:
+                pipe.zadd(ACTIVE_INDEX, {run.run_id: run.created_at.timestamp()})
 
         async def prepare(pipe: Pipeline) -> tuple[AuditEvent, Writes]:
             return event, writes

@@ -270,4 +270,3 @@ class BotLink:
         if modal.user != user:
             raise SlackError("not_found")
         return modal
-

@@ -28,9 +28,7 @@ def _user(user: DevUser) -> dict[str, str]:
     return {"id": user.id, "username": user.name, "name": user.name, "team_id": TEAM_ID}
 
 
-def slash_command(
-    command: str, text: str, *, user: DevUser, channel: str, response_url: str, trigger_id: str
-) -> str:
+def slash_command(command: str, text: str, *, user: DevUser, channel: str, response_url: str, trigger_id: str) -> str:
     return urlencode(
         {
             "token": VERIFICATION_TOKEN,

@@ -1,7 +1,7 @@
 """Requests to the bot signed exactly as Slack signs them (v0: HMAC-SHA256 with the signing secret).
 
-    basestring = "v0:" + X-Slack-Request-Timestamp + ":" + raw body
-    X-Slack-Signature = "v0=" + hex(HMAC-SHA256(signing secret, basestring))
+basestring = "v0:" + X-Slack-Request-Timestamp + ":" + raw body
+X-Slack-Signature = "v0=" + hex(HMAC-SHA256(signing secret, basestring))
 """
 
 from __future__ import annotations

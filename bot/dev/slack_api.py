@@ -311,4 +311,3 @@ def _required(p: Params, key: str) -> str:
     if not value:
         raise SlackError("channel_not_found" if key == "channel" else "invalid_arguments")
     return str(value)
-

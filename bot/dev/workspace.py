@@ -59,8 +59,14 @@ class ApiCall:
     at: float
 
     def summary(self) -> dict[str, Any]:
-        return {"n": self.number, "method": self.method, "ok": self.error is None, "error": self.error,
-                "what": _describe(self.method, self.params), "at": self.at}
+        return {
+            "n": self.number,
+            "method": self.method,
+            "ok": self.error is None,
+            "error": self.error,
+            "what": _describe(self.method, self.params),
+            "at": self.at,
+        }
 
 
 def _describe(method: str, p: dict[str, Any]) -> str:

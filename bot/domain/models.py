@@ -220,6 +220,11 @@ class Run(Model):
     failure: Failure | None = None
     retries: int = 0
     isolation: str | None = None
+    # What the run waits for while it cannot go on (a workspace slot, GitHub's rate limit), shown
+    # to people; cleared when it moves on.
+    waiting: str | None = None
+    # How often its worker died under it and another took it over (bot/services/recovery.py).
+    recoveries: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     history: list[Transition] = Field(default_factory=list)
@@ -231,6 +236,7 @@ class Run(Model):
             update={
                 "status": target,
                 "updated_at": at,
+                "waiting": None,
                 "history": [*self.history, Transition(status=target, at=at, actor=actor, reason=reason)],
             }
         )
@@ -262,6 +268,8 @@ class Run(Model):
             "failure": self.failure.model_dump(mode="json") if self.failure else None,
             "retries": self.retries,
             "isolation": self.isolation,
+            "waiting": self.waiting,
+            "recoveries": self.recoveries,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }

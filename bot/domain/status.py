@@ -48,11 +48,14 @@ TERMINAL = frozenset(
 )
 
 _S = RunStatus
+# checking/planning/verifying -> queued: the worker driving the run stopped (handed back on
+# SIGTERM, or its lease lapsed) and planning starts again on another worker; planning writes
+# nothing outside PASS, so starting it over is safe.
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     _S.QUEUED: frozenset({_S.CHECKING, _S.FAILED, _S.CANCELLED}),
-    _S.CHECKING: frozenset({_S.PLANNING, _S.BLOCKED, _S.FAILED, _S.CANCELLED}),
-    _S.PLANNING: frozenset({_S.VERIFYING, _S.BLOCKED, _S.FAILED, _S.CANCELLED}),
-    _S.VERIFYING: frozenset({_S.AWAITING_APPROVAL, _S.BLOCKED, _S.FAILED, _S.CANCELLED}),
+    _S.CHECKING: frozenset({_S.PLANNING, _S.BLOCKED, _S.FAILED, _S.CANCELLED, _S.QUEUED}),
+    _S.PLANNING: frozenset({_S.VERIFYING, _S.BLOCKED, _S.FAILED, _S.CANCELLED, _S.QUEUED}),
+    _S.VERIFYING: frozenset({_S.AWAITING_APPROVAL, _S.BLOCKED, _S.FAILED, _S.CANCELLED, _S.QUEUED}),
     _S.AWAITING_APPROVAL: frozenset({_S.APPROVED, _S.REJECTED, _S.EXPIRED, _S.CANCELLED, _S.FAILED}),
     _S.APPROVED: frozenset({_S.SYNCING, _S.FAILED}),
     # syncing -> blocked: a requirement (token, scope) vanished between approval and sync.

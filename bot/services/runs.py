@@ -34,12 +34,14 @@ from bot.domain.models import (
 from bot.domain.secrets import redact
 from bot.domain.status import RunStatus
 from bot.domain.verification import check_prd_content, verify_backlog
-from bot.errors import CostCapReached, LlmError, PassError, RequirementsMissing, TransitionConflict
+from bot.errors import CostCapReached, LlmError, PassError, RequirementsMissing, SyncDeferred, TransitionConflict
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
 from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
 from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum
+from bot.services.issue_tracker import TrackerRateLimited, TrackerUnavailable
 from bot.services.ports import Syncer, SyncProgress
+from bot.services.sync_outages import outage_wait, waiting_text
 
 RunListener = Callable[[Run], Awaitable[None]]
 
@@ -305,12 +307,13 @@ class RunService:
         failure = diagnose(current.status.value, exc)
         return await self.fail(run_id, failure)
 
-    async def fail(self, run_id: str, failure: Failure) -> Run:
-        """End a run that is in progress as `failed`, with its diagnosis (also used by recovery)."""
+    async def fail(self, run_id: str, failure: Failure, *, expected: RunStatus | None = None) -> Run:
+        """End a run that is in progress as `failed`, with its diagnosis (also used by recovery,
+        which passes the state it saw as `expected`)."""
         current = await self.store.get(run_id)
         run = await self.store.transition(
             run_id,
-            current.status,
+            expected or current.status,
             RunStatus.FAILED,
             actor=Actor.SYSTEM,
             actor_id="pass",
@@ -318,6 +321,44 @@ class RunService:
             mutate=lambda r: r.model_copy(update={"failure": failure}),
             reason=failure.message,
             detail={"step": failure.step, "diagnosis": failure.diagnosis},
+        )
+        await self._changed(run)
+        return run
+
+    # --- hand-over between workers ------------------------------------------------------------
+
+    async def hand_back(self, run_id: str, reason: str, *, recovered: bool = False) -> Run:
+        """A run whose planning stopped with its worker goes back to the queue, to be planned again
+        from the start (planning writes nothing outside PASS). `recovered=True`: its worker died and
+        crash recovery found it (counted towards `max_run_recoveries`); False: a worker stopping
+        on SIGTERM gave it back."""
+        run = await self.store.transition(
+            run_id,
+            {RunStatus.CHECKING, RunStatus.PLANNING, RunStatus.VERIFYING},
+            RunStatus.QUEUED,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="run.recovered" if recovered else "run.handed_back",
+            mutate=lambda r: r.model_copy(update={"recoveries": r.recoveries + int(recovered)}),
+            reason=reason,
+        )
+        await self._changed(run)
+        return run
+
+    async def note_waiting(self, run_id: str, expected: RunStatus, waiting: str | None) -> Run:
+        """Say on the run what it waits for (None: no longer waiting). Written only when it changes."""
+        current = await self.store.get(run_id)
+        if current.status is not expected or current.waiting == waiting:
+            return current
+        run = await self.store.transition(
+            run_id,
+            expected,
+            None,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="run.waiting" if waiting else "run.resumed",
+            mutate=lambda r: r.model_copy(update={"waiting": waiting}),
+            reason=waiting or "",
         )
         await self._changed(run)
         return run
@@ -472,9 +513,20 @@ class RunService:
 
     # --- sync ----------------------------------------------------------------------------------
 
-    async def sync(self, run_id: str, progress: SyncProgress | None = None, *, resume: bool = False) -> Run:
+    async def sync(
+        self,
+        run_id: str,
+        progress: SyncProgress | None = None,
+        *,
+        resume: bool = False,
+        deferral: int | None = None,
+    ) -> Run:
         """Write the approved backlog. Exactly one caller gets past approved → syncing; with
-        `resume=True` a run left in `syncing` by a dead worker is continued (the syncer is idempotent)."""
+        `resume=True` a run left in `syncing` by a dead worker is continued (the syncer is idempotent).
+
+        `deferral`: how often this sync has already waited out GitHub (the worker passes it). While
+        under `max_sync_deferrals`, a rate limit or an outage raises `SyncDeferred` (the run says
+        what it waits for, still `syncing`) instead of failing the run. None: fail at once."""
         expected = {RunStatus.APPROVED, RunStatus.SYNCING} if resume else {RunStatus.APPROVED}
         run = await self.store.transition(
             run_id,
@@ -483,6 +535,7 @@ class RunService:
             actor=Actor.SYSTEM,
             actor_id="pass",
             action="sync.started" if not resume else "sync.resumed",
+            mutate=lambda r: r.model_copy(update={"waiting": None}),
         )
         await self._changed(run)
         try:
@@ -492,6 +545,14 @@ class RunService:
             result = await self.syncer.sync(run, progress)
         except RequirementsMissing as blocked:
             return await self._block(run_id, blocked.checks, str(blocked))
+        except (TrackerRateLimited, TrackerUnavailable) as outage:
+            if deferral is None or deferral >= self.policies.limits.max_sync_deferrals:
+                return await self._fail(run_id, outage)
+            wait = outage_wait(outage, deferral, utcnow().timestamp())
+            limit = self.policies.limits.max_sync_deferrals
+            waiting = waiting_text(outage, wait, deferral, limit, utcnow())
+            await self.note_waiting(run_id, RunStatus.SYNCING, waiting)
+            raise SyncDeferred(run_id, wait, waiting) from outage
         except Exception as exc:  # noqa: BLE001 - any error becomes a visible, diagnosed failure
             return await self._fail(run_id, exc)
         run = await self.store.transition(

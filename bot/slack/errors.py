@@ -1,6 +1,7 @@
 """The one global error handler of the Slack app.
 
-A `BadInput` is the person's to fix: they get its message. Anything else is logged with its
+A `BadInput` is the person's to fix: they get its message. Redis being unreachable is said as such
+(nothing was approved or started: PASS fails closed). Anything else is logged with its
 traceback under a short reference, and the person is told, ephemerally, what failed, the run id
 if there is one, and that reference (nothing secret: no exception text goes to Slack).
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import BadInput, StoreUnavailable
@@ -20,6 +23,9 @@ from bot.slack.mrkdwn import esc
 from bot.slack.notifier import SLACK_ERRORS
 
 log = get_logger(__name__)
+
+# The store raises StoreUnavailable; the queue and the middleware meet Redis's own errors.
+STORE_DOWN = (StoreUnavailable, RedisConnectionError, RedisTimeoutError)
 
 
 def _run_id(body: dict[str, Any]) -> str | None:
@@ -71,10 +77,12 @@ async def handle_error(error: Exception, body: dict[str, Any], client: AsyncWebC
     run_id = _run_id(body)
     if isinstance(error, BadInput):
         answer = blocks.notice(f":warning: {esc(str(error))}")
-    elif isinstance(error, StoreUnavailable):
+    elif isinstance(error, STORE_DOWN):
+        # Fail closed: whatever the person asked for (a plan, an approval) did not happen.
         log.error("slack.store_unavailable", run_id=run_id, exc_info=error)
         answer = blocks.notice(
-            ":warning: PASS cannot reach its database right now; nothing was started or approved. Try again shortly."
+            ":warning: PASS cannot reach its store (Redis) right now, so nothing was approved or started. "
+            "Try again in a minute; PASS reconnects by itself."
         )
     else:
         reference = uuid.uuid4().hex[:10]

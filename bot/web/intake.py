@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.adapters.api_tokens import ApiTokenStore
 from bot.domain.models import Source
@@ -197,7 +199,8 @@ async def intake_errors(
         return _error(400, str(exc))
     except RunNotFound as exc:
         return _error(404, str(exc))
-    except StoreUnavailable:
+    except (StoreUnavailable, RedisConnectionError, RedisTimeoutError):
+        # Raw Redis errors come from the queue and the token store, which talk to Redis directly.
         return _error(503, "PASS cannot reach Redis right now; nothing was started. Try again shortly.")
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"request body over {MAX_BODY_BYTES:,} bytes")

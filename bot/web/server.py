@@ -1,4 +1,4 @@
-"""`passbot serve`: the Slack app (Socket Mode or HTTP), webhooks, the API and /healthz.
+"""`passbot serve`: the Slack app (Socket Mode or HTTP), webhooks, the API, /healthz and /metrics.
 
 Socket Mode when SLACK_APP_TOKEN is set (no public URL needed; /healthz and the webhooks are still
 served on PASS_HTTP_PORT), else Slack's requests arrive over HTTP at POST /slack/events. Without
@@ -23,6 +23,7 @@ from bot.slack.app import build_slack_app
 from bot.slack.client import build_web_client
 from bot.web.app import create_web_app
 from bot.web.intake import IntakeDeps
+from bot.web.metrics import metrics_handler
 
 log = get_logger(__name__)
 
@@ -55,6 +56,7 @@ async def serve(container: Container, *, host: str = "0.0.0.0", port: int | None
         log.warning("serve.slack_off", reason="SLACK_BOT_TOKEN is not set")
     http_slack = slack.bolt if slack is not None and not app_token else None
     web_app = create_web_app(ping=container.store.ping, slack=http_slack, intake=intake_deps(container, queue))
+    web_app.router.add_get("/metrics", metrics_handler(container.store, queue.pending))
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

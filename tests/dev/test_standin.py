@@ -38,15 +38,27 @@ def test_requests_are_signed_as_slack_signs_them() -> None:
 def test_requests_carry_every_field_slack_sends() -> None:
     """Field for field against Bolt's own test payloads (enterprise-only fields aside)."""
     enterprise = {"enterprise_id", "enterprise_name", "enterprise"}
-    command = dict(parse_qsl(payloads.slash_command("/pass", "help", user=ALICE, channel=CHANNEL_ID,
-                                                    response_url="http://x/r", trigger_id="1.2")))
+    command = dict(
+        parse_qsl(
+            payloads.slash_command(
+                "/pass", "help", user=ALICE, channel=CHANNEL_ID, response_url="http://x/r", trigger_id="1.2"
+            )
+        )
+    )
     expected = dict(parse_qsl((FIXTURES / "slash_command_body.x-www-form-urlencoded.txt").read_text().strip()))
     assert set(expected) - enterprise <= set(command)
 
     message = Message(ts="1.000001", channel=CHANNEL_ID, user="U0PASSBOT", text="t", blocks=[]).as_slack()
-    click = payloads.block_actions(user=BOB, channel=CHANNEL_ID, message=message, ephemeral=False,
-                                   action={"type": "button", "action_id": "a", "value": "v", "text": {}},
-                                   block_id="b", trigger_id="1.2", response_url="http://x/r")
+    click = payloads.block_actions(
+        user=BOB,
+        channel=CHANNEL_ID,
+        message=message,
+        ephemeral=False,
+        action={"type": "button", "action_id": "a", "value": "v", "text": {}},
+        block_id="b",
+        trigger_id="1.2",
+        response_url="http://x/r",
+    )
     body = json.loads(dict(parse_qsl(click))["payload"])
     bolt = _fixture("block_actions_respond__block_actions_1.json")
     assert set(bolt) - enterprise <= set(body)
@@ -54,8 +66,9 @@ def test_requests_carry_every_field_slack_sends() -> None:
     assert set(bolt["container"]) <= set(body["container"])
 
     view = {"type": "modal", "callback_id": "c", "private_metadata": "m", "title": {}, "blocks": []}
-    submitted = json.loads(dict(parse_qsl(
-        payloads.view_submission(user=BOB, view=view, values={}, trigger_id="1.2")))["payload"])
+    submitted = json.loads(
+        dict(parse_qsl(payloads.view_submission(user=BOB, view=view, values={}, trigger_id="1.2")))["payload"]
+    )
     bolt = _fixture("view_submission__body.json")
     assert set(bolt) - enterprise <= set(submitted)
     assert submitted["view"]["state"] == {"values": {}}
@@ -72,8 +85,10 @@ def bot_client(page: Page) -> AsyncWebClient:
 async def test_a_message_that_breaks_a_slack_limit_is_shown_with_the_limit_it_breaks(
     page: Page, bot_client: AsyncWebClient
 ) -> None:
-    blocks = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 200}},
-              {"type": "section", "text": {"type": "mrkdwn", "text": "fine"}}]
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "x" * 200}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "fine"}},
+    ]
     await bot_client.chat_postMessage(channel=CHANNEL_ID, text="too long a header", blocks=blocks)
     state = await page.until(lambda s: bool(s["messages"]), "the message")
     assert state["messages"][0]["violations"] == ["blocks[0].text: text length is 200, limit 150"]

@@ -1,0 +1,43 @@
+"""`passbot worker` with the slow test planner: `python -m tests.scale.worker_main [--concurrency N]`.
+
+Everything but the planner is the production worker (`bot.worker.work` on `bot.bootstrap.build`);
+the planner is still the sandboxed agent, loading `tests.scale.slow_planner:SlowPlanner` by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from bot.bootstrap import audit_recorder, build, build_command_policy
+from bot.logging import configure_logging
+from bot.sandbox.sandboxed_planner import SandboxedPlanner
+from bot.services.runs import RunService
+from bot.settings import Settings
+from bot.worker import work
+
+
+async def main(concurrency: int) -> None:
+    settings = Settings()
+    container = build(settings)
+    planner = SandboxedPlanner(
+        policy=build_command_policy(settings),
+        record=audit_recorder(container.store),
+        planner="tests.scale.slow_planner:SlowPlanner",
+        name="heuristic",
+    )
+    container.planner = planner
+    container.runs = RunService(container.store, planner, container.syncer, container.policies)
+    try:
+        await work(container, concurrency=concurrency)
+    finally:
+        await container.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--concurrency", type=int, default=1)
+    args = parser.parse_args()
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(main(args.concurrency))
