@@ -203,16 +203,10 @@ async def cmd_audit(c: Container, args: argparse.Namespace) -> int:
 
 async def cmd_verify(c: Container, args: argparse.Namespace) -> int:
     """Shift-left repo verification: lint, types, tests, security, each in the sandbox."""
-    from bot.bootstrap import audit_recorder, build_command_policy
-    from bot.verify.repo import verify_repo
+    from bot.bootstrap import build_command_policy
+    from bot.services.repo_checks import RepoChecks
 
-    result = await verify_repo(
-        args.target,
-        build_command_policy(c.settings),
-        record=audit_recorder(c.store),
-        clone_token=c.settings.github_token,
-        git_base_url=_git_base_url(c.settings.github_api_url),
-    )
+    result = await RepoChecks.from_settings(c.settings, build_command_policy(c.settings), c.store).verify(args.target)
     if args.json:
         print(json.dumps(result.to_json()))
         return EXIT_OK if result.passed else EXIT_BLOCKED
@@ -223,13 +217,6 @@ async def cmd_verify(c: Container, args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"  note: {note}")
     return EXIT_OK if result.passed else EXIT_BLOCKED
-
-
-def _git_base_url(api_url: str) -> str:
-    """github.com's API is api.github.com; Enterprise serves it under <host>/api/v3."""
-    if "api.github.com" in api_url:
-        return "https://github.com"
-    return api_url.split("/api/")[0].rstrip("/")
 
 
 async def cmd_token(c: Container, args: argparse.Namespace) -> int:

@@ -32,17 +32,19 @@ from saq.job import Job
 
 from bot.adapters.leases import LeaseLost, RunLease, RunLeases, WorkspaceSlots
 from bot.adapters.queue import JobKind, QuietWhileRedisIsAway, SaqJobQueue
-from bot.bootstrap import Container
+from bot.bootstrap import Container, build_command_policy
 from bot.domain.status import RunStatus
-from bot.errors import RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
+from bot.errors import BadInput, RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
 from bot.logging import get_logger
 from bot.policies import Limits
 from bot.services.ports import SyncProgress
 from bot.services.recovery import RecoveryService, recovery_loop
+from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.slack.cards import CardStore
 from bot.slack.client import build_web_client
 from bot.slack.notifier import SlackNotifier
+from bot.slack.verify_reporter import SlackVerifyReporter, VerifyReporter
 
 log = get_logger(__name__)
 
@@ -63,13 +65,31 @@ class RunJobs:
     leases: RunLeases
     slots: WorkspaceSlots
     progress: ProgressFactory | None = None
+    repo_checks: RepoChecks | None = None
+    verify_reporter: VerifyReporter | None = None
 
     @property
     def limits(self) -> Limits:
         return self.runs.policies.limits
 
     def functions(self) -> list[tuple[str, Any]]:
-        return [(JobKind.EXECUTE_RUN.value, self.execute_run), (JobKind.SYNC_RUN.value, self.sync_run)]
+        return [
+            (JobKind.EXECUTE_RUN.value, self.execute_run),
+            (JobKind.SYNC_RUN.value, self.sync_run),
+            (JobKind.VERIFY_REPO.value, self.verify_repo),
+        ]
+
+    async def verify_repo(self, ctx: dict[str, Any], *, run_id: str, repo: str, channel: str, user: str) -> str:
+        """`/pass verify`: the repo's checks in the sandbox, the findings back to who asked."""
+        if self.repo_checks is None or self.verify_reporter is None:
+            return _skipped("verify_repo", run_id, "this worker has no Slack client to report to")
+        try:
+            result = await self.repo_checks.verify(repo)
+        except BadInput as exc:
+            await self.verify_reporter.failed(channel, user, repo, str(exc))
+            return "failed"
+        await self.verify_reporter.report(channel, user, repo, result)
+        return "passed" if result.passed else "findings"
 
     async def execute_run(self, ctx: dict[str, Any], *, run_id: str) -> str:
         lease = await self.leases.acquire(run_id)
@@ -227,6 +247,8 @@ def build_worker(
     dequeue_timeout_s: float = 1.0,
     cron_jobs: Sequence[CronJob[Any]] = (),
     leases: RunLeases | None = None,
+    repo_checks: RepoChecks | None = None,
+    verify_reporter: VerifyReporter | None = None,
 ) -> Worker:  # type: ignore[type-arg]
     """`dequeue_timeout_s` bounds each wait for a job (a blocking pop otherwise)."""
     ttl = runs.policies.limits.worker_lease_ttl_s
@@ -236,6 +258,8 @@ def build_worker(
         leases or RunLeases(runs.store.client, ttl_s=ttl),
         WorkspaceSlots(runs.store.client, ttl_s=ttl),
         progress,
+        repo_checks,
+        verify_reporter,
     )
     return Worker(
         queue.saq,
@@ -295,14 +319,24 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
     progress: ProgressFactory | None = None
     client = build_web_client(container.settings)
     cron: list[CronJob[Any]] = []
+    reporter: VerifyReporter | None = None
     if client is not None:
         notifier = SlackNotifier(client, container.store, CardStore(container.store.client), container.policies)
         container.runs.add_listener(notifier)
         progress = notifier.sync_progress
         cron.append(digest_cron(container))
+        reporter = SlackVerifyReporter(client)
     leases = RunLeases(container.store.client, ttl_s=limits.worker_lease_ttl_s)
+    checks = RepoChecks.from_settings(container.settings, build_command_policy(container.settings), container.store)
     worker = build_worker(
-        queue, container.runs, concurrency=concurrency, progress=progress, cron_jobs=cron, leases=leases
+        queue,
+        container.runs,
+        concurrency=concurrency,
+        progress=progress,
+        cron_jobs=cron,
+        leases=leases,
+        repo_checks=checks,
+        verify_reporter=reporter,
     )
     recovery = RecoveryService(container.runs, leases, queue)
     stop = asyncio.Event()

@@ -39,6 +39,8 @@ QUEUE_NAME = "pass"
 class JobKind(str, Enum):
     EXECUTE_RUN = "execute_run"
     SYNC_RUN = "sync_run"
+    # Not a run: `/pass verify owner/name`. Its "run id" is the Slack request's id.
+    VERIFY_REPO = "verify_repo"
 
     @property
     def prefix(self) -> str:
@@ -63,6 +65,8 @@ JOB_LIMITS: dict[JobKind, JobLimits] = {
     JobKind.EXECUTE_RUN: JobLimits(timeout_s=15 * 60, heartbeat_s=60),
     # GitHub asks for a second between writes: 60 items take a minute or two.
     JobKind.SYNC_RUN: JobLimits(timeout_s=20 * 60, heartbeat_s=60),
+    # A clone plus lint, types, tests and a security scan, each with its own sandbox timeout.
+    JobKind.VERIFY_REPO: JobLimits(timeout_s=30 * 60, heartbeat_s=60),
 }
 
 

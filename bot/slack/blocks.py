@@ -31,6 +31,7 @@ from bot.slack.actions import (
     ViewId,
 )
 from bot.slack.mrkdwn import clip, date, duration, esc, link, one_line, user
+from bot.verify.repo import RepoVerification
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -646,3 +647,25 @@ def error_message(what: str, run_id: str | None, reference: str) -> Message:
         "nothing was approved or written. Try again, or tell whoever runs PASS."
     )
     return notice(text)
+
+
+def verification_message(repo: str, result: RepoVerification) -> Message:
+    """`/pass verify`: the verdict, the first failure's likely cause, then each finding (clipped)."""
+    errors = [f for f in result.findings if f.severity.value == "error"]
+    verdict = (
+        f":white_check_mark: `{esc(repo)}`: all {len(result.checks)} checks passed"
+        if result.passed
+        else f":x: `{esc(repo)}`: {len(errors)} problem(s) found"
+    )
+    parts: list[Block] = [section(verdict)]
+    if result.diagnosis is not None:
+        parts.append(section(f"*Likely cause:* {esc(clip(result.diagnosis.likely_cause, 500))}"))
+    lines = [f"• *{esc(f.check)}*: {esc(clip(f.message, 300))}" for f in errors[:30]]
+    if len(errors) > 30:
+        lines.append(f"… and {len(errors) - 30} more (run `passbot verify {esc(repo)} --json` for all)")
+    parts += _sections(lines)[:40]
+    notes = [esc(clip(n, 200)) for n in result.notes][:5]
+    parts.append(
+        context(f"sandbox: {esc(result.isolation)}", *notes) if notes else context(f"sandbox: {esc(result.isolation)}")
+    )
+    return message(verdict, parts)

@@ -190,10 +190,12 @@ class SlackFlows:
         except DigestNotSent as exc:
             await reply(blocks.notice(f":warning: {esc(str(exc))}"))
 
-    async def verify(self, repo: str, reply: Reply) -> None:
+    async def verify(self, repo: str, who: Requester, request_id: str, reply: Reply) -> None:
+        """Queue the repo's checks; the worker reports the findings to this person, here."""
+        await self.queue.enqueue(JobKind.VERIFY_REPO, request_id, repo=repo, channel=who.channel, user=who.user)
         await reply(
             blocks.notice(
-                f"Repo verification from Slack is not wired up yet. On the PASS host, "
-                f"`passbot verify {esc(repo)}` runs the repo's lint, type, test and security checks in the sandbox."
+                f":hourglass_flowing_sand: Checking `{esc(repo)}` in the sandbox (lint, types, tests, security). "
+                "The findings will appear here, only for you."
             )
         )

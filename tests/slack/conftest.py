@@ -21,13 +21,16 @@ from bot.bootstrap import Container
 from bot.domain.models import Run
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Policies
+from bot.sandbox.command_policy import load_command_policy
 from bot.services.dry_run import DryRunSyncer
+from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.settings import Settings
 from bot.slack.actions import ActionId
 from bot.slack.app import SlackApp, build_slack_app
 from bot.slack.cards import CardRef, CardStore
 from bot.slack.client import web_client
+from bot.slack.verify_reporter import SlackVerifyReporter
 from bot.web.app import create_web_app
 from bot.worker import build_worker, drain
 from tests.slack import slack_requests as sr
@@ -167,7 +170,15 @@ async def make_harness(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIte
         cleanups.append(bot.close)
         http = aiohttp.ClientSession()
         cleanups.append(http.close)
-        worker = build_worker(queue, runs, progress=slack.notifier.sync_progress, dequeue_timeout_s=0.05)
+        checks = RepoChecks(load_command_policy(), store, git_base_url=f"file://{tmp_path / 'git'}")
+        worker = build_worker(
+            queue,
+            runs,
+            progress=slack.notifier.sync_progress,
+            dequeue_timeout_s=0.05,
+            repo_checks=checks,
+            verify_reporter=SlackVerifyReporter(client),
+        )
 
         async def run_queue() -> int:
             return await drain(worker)

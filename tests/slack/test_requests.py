@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import redis.asyncio as aioredis
 
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.status import RunStatus
 from bot.slack.actions import ShortcutId
-from tests.helpers import PRDS, free_port
+from tests.helpers import PRDS, REPO_ROOT, free_port
 from tests.slack import slack_requests as sr
 from tests.slack.conftest import CHANNEL, REQUESTER, Harness, HarnessFactory, card_text
 from tests.slack.fake_slack import SharedFile
@@ -149,9 +152,26 @@ async def test_status_and_stats_answer_only_the_person_who_asked(harness: Harnes
     assert all(r["response_type"] == "ephemeral" for r in harness.fake.responses)
 
 
-async def test_verify_says_honestly_where_it_runs_today(harness: Harness) -> None:
-    await harness.command("verify acme/todo")
-    assert "passbot verify acme/todo" in harness.fake.responses[-1]["text"]
+async def test_verify_runs_the_repos_checks_in_the_worker_and_tells_only_the_asker(
+    harness: Harness, tmp_path: Path
+) -> None:
+    # A real git repository to clone: the sample repo with one lint, one type and one test failure.
+    work = tmp_path / "sample-src"
+    shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "sandbox" / "sample_repo", work)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.test", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q"], cwd=work, check=True)
+    subprocess.run([*git, "add", "."], cwd=work, check=True)
+    subprocess.run([*git, "commit", "-qm", "sample"], cwd=work, check=True)
+    bare = tmp_path / "git" / "acme" / "sample.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+
+    await harness.command("verify acme/sample")
+    assert "Checking `acme/sample`" in harness.fake.responses[-1]["text"]
+    await harness.drain()
+    report = harness.fake.of("chat.postEphemeral")[-1]
+    text = json.dumps(report)
+    assert report["user"] == REQUESTER and report["channel"] == CHANNEL
+    assert "3 problem(s)" in text and "Likely cause" in text and "F401" in text
 
 
 async def test_a_template_prd_is_blocked_with_the_reason_on_the_card(harness: Harness) -> None:

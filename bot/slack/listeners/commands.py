@@ -45,4 +45,4 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         elif isinstance(parsed, DigestCommand):
             await flows.digest(who.channel, reply)
         elif isinstance(parsed, VerifyCommand):
-            await flows.verify(parsed.repo, reply)
+            await flows.verify(parsed.repo, who, command["trigger_id"], reply)

@@ -41,4 +41,5 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         elif isinstance(parsed, DigestCommand):
             await flows.digest(channel, answer)
         elif isinstance(parsed, VerifyCommand):
-            await flows.verify(parsed.repo, answer)
+            who = Requester(user=user, channel=channel, team=body.get("team_id") or "default", thread_ts=thread)
+            await flows.verify(parsed.repo, who, body["event_id"], answer)
