@@ -366,6 +366,9 @@ def status_card(run: Run, ctx: CardContext) -> Message:
         section(f"{emoji} *{label}* · {_elapsed(run, ctx.now)}\n{progress_line(run)}"),
         context(_facts(run)),
     ]
+    if run.waiting:
+        # Why nothing moves (a workspace slot, a GitHub rate limit): said, never silent.
+        blocks.append(context(f":hourglass_flowing_sand: {esc(clip(run.waiting, 500))}"))
     if run.plan is not None:
         blocks.append(divider())
         blocks.extend(_plan_summary(run))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -137,3 +138,13 @@ def test_the_checker_catches_what_slack_would_refuse() -> None:
     rules = {v.rule for m in (too_many, long_section, long_button, no_fallback) for v in check_message(m)}
     assert rules == {"blocks", "text length", "fallback text missing beside blocks"}
     assert check_view({"title": {"type": "plain_text", "text": "A title longer than 24 chars"}, "blocks": []})
+
+
+def test_a_waiting_run_says_on_its_card_what_it_waits_for() -> None:
+    waiting = "Waiting for a free slot: 10 run(s) of this workspace are planning <!channel>"
+    run = Run(run_id="w1", status=RunStatus.QUEUED, requester="U1", channel="C1", waiting=waiting)
+    card = blocks.status_card(run, blocks.CardContext(now=utcnow()))
+    text = json.dumps(card["blocks"])
+    assert "Waiting for a free slot" in text
+    assert "<!channel>" not in text  # untrusted text is escaped, never a mention
+    assert check_message(card) == []
