@@ -92,17 +92,10 @@ async def _plan_in_foreground(c: Container, args: argparse.Namespace, run: Run, 
             print(render_run(run))
         approved = args.yes or (sys.stdin.isatty() and _ask_approval(run, _sync_target(c, repo)))
         if approved:
-            outcome = await c.runs.approve(
-                run.run_id,
-                user=f"cli:{getpass.getuser()}",
-                via="cli --yes" if args.yes else "cli prompt",
-                plan_hash=run.plan_hash,
-                operator=True,
-            )
-            if not outcome.accepted:
-                _say(outcome.message)
+            synced = await _approve_and_sync(c, run, yes=args.yes)
+            if synced is None:
                 return EXIT_ERROR
-            run = await c.runs.sync(run.run_id)
+            run = synced
             if not args.json:
                 print()
                 print(render_outcome(run))
@@ -128,19 +121,27 @@ async def cmd_approve(c: Container, args: argparse.Namespace) -> int:
             _say("Not approved.")
             return EXIT_ERROR
     async with held(_leases(c), run.run_id):
-        outcome = await c.runs.approve(
-            run.run_id,
-            user=f"cli:{getpass.getuser()}",
-            via="cli --yes" if args.yes else "cli prompt",
-            plan_hash=run.plan_hash,
-            operator=True,
-        )
-        if not outcome.accepted:
-            _say(outcome.message)
-            return EXIT_ERROR
-        run = await c.runs.sync(run.run_id)
-    print(render_run(run))
-    return _exit_code(run)
+        synced = await _approve_and_sync(c, run, yes=args.yes)
+    if synced is None:
+        return EXIT_ERROR
+    print(render_run(synced))
+    return _exit_code(synced)
+
+
+async def _approve_and_sync(c: Container, run: Run, *, yes: bool) -> Run | None:
+    """The operator's approval of a CLI run (recorded with how it was given), then the sync.
+    None when the approval is refused (the reason is on stderr)."""
+    outcome = await c.runs.approve(
+        run.run_id,
+        user=f"cli:{getpass.getuser()}",
+        via="cli --yes" if yes else "cli prompt",
+        plan_hash=run.plan_hash,
+        operator=True,
+    )
+    if not outcome.accepted:
+        _say(outcome.message)
+        return None
+    return await c.runs.sync(run.run_id)
 
 
 async def cmd_reject(c: Container, args: argparse.Namespace) -> int:

@@ -30,14 +30,17 @@ def render_run(run: Run) -> str:
         for item in run.plan.items:
             deps = f" ← {', '.join(item.depends_on)}" if item.depends_on else ""
             lines.append(f"  {item.key} [{item.estimate}] {item.title}{deps}")
-    if run.verification and run.verification.findings:
+    said = {c.fix for c in failing}
+    # A finding already shown above as a missing requirement (with its fix) is not repeated.
+    findings = [f for f in (run.verification.findings if run.verification else []) if f.message not in said]
+    if findings:
         lines.append("")
-        verdict = "passed" if run.verification.passed else "FAILED"
+        verdict = "passed" if run.verification and run.verification.passed else "FAILED"
         lines.append(f"Verification {verdict}:")
-        for finding in run.verification.findings:
+        for finding in findings:
             where = f" ({finding.item_key})" if finding.item_key else ""
             lines.append(f"  {_MARK[finding.severity]} {finding.check}{where}: {finding.message}")
-    elif run.verification:
+    elif run.verification and run.verification.passed:
         lines.append("")
         lines.append("Verification passed: no findings.")
     usage = run.usage
