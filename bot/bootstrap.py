@@ -23,6 +23,7 @@ from bot.services.digest import DigestSender, DigestService
 from bot.services.dry_run import DryRunSyncer
 from bot.services.github_sync import GitHubSyncer
 from bot.services.ports import Syncer
+from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.services.write_pacing import WritePacer
 from bot.settings import Settings
@@ -113,7 +114,15 @@ def build(settings: Settings, *, dry_run: bool = False, policies: Policies | Non
         store=store,
         planner=planner,
         syncer=syncer,
-        runs=RunService(store, planner, syncer, policies),
+        runs=RunService(
+            store,
+            planner,
+            syncer,
+            policies,
+            repo_checks=RepoChecks.from_settings(settings, build_command_policy(settings), store)
+            if policies.limits.verify_repo_on_plan
+            else None,
+        ),
         llm=llm,
     )
 

@@ -60,6 +60,9 @@ class Limits(_Policy):
     max_concurrent_runs_per_workspace: int = Field(default=10, ge=1)
     # GitHub asks for at least one second between content-creating requests.
     github_write_interval_s: float = Field(default=1.0, ge=0)
+    # When a run names a repo, run its checks (lint, types, tests, security) in the sandbox before
+    # staging; the findings are shown to the approver.
+    verify_repo_on_plan: bool = True
     # A run over the workspace limit waits queued; its turn is checked again this often.
     workspace_wait_s: float = Field(default=5.0, gt=0)
     # Crash recovery (bot/services/recovery.py). A worker driving a run holds a lease that lapses

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.cost import cap_reached_requirement
@@ -34,7 +35,15 @@ from bot.domain.models import (
 from bot.domain.secrets import redact
 from bot.domain.status import RunStatus
 from bot.domain.verification import check_prd_content, verify_backlog
-from bot.errors import CostCapReached, LlmError, PassError, RequirementsMissing, SyncDeferred, TransitionConflict
+from bot.errors import (
+    BadInput,
+    CostCapReached,
+    LlmError,
+    PassError,
+    RequirementsMissing,
+    SyncDeferred,
+    TransitionConflict,
+)
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
 from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
@@ -42,8 +51,13 @@ from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum
 from bot.services.issue_tracker import TrackerRateLimited, TrackerUnavailable
 from bot.services.ports import Syncer, SyncProgress
 from bot.services.sync_outages import outage_wait, waiting_text
+from bot.verify.repo import RepoVerification
 
 RunListener = Callable[[Run], Awaitable[None]]
+
+
+class RepoVerifier(Protocol):
+    async def verify(self, target: str) -> RepoVerification: ...
 
 
 @dataclass(frozen=True)
@@ -68,12 +82,15 @@ class RunService:
         policies: Policies,
         *,
         listeners: list[RunListener] | None = None,
+        repo_checks: RepoVerifier | None = None,
     ) -> None:
         self.store = store
         self.planner = planner
         self.syncer = syncer
         self.policies = policies
         self._listeners = listeners or []
+        # Shift-left: when a run names a repo, its lint/type/test/security checks run before staging.
+        self.repo_checks = repo_checks
 
     def add_listener(self, listener: RunListener) -> None:
         self._listeners.append(listener)
@@ -257,6 +274,8 @@ class RunService:
                     message="Planned offline by the heuristic planner (no LLM). Set OPENAI_API_KEY for an LLM plan.",
                 )
             )
+        if run.repo and self.repo_checks is not None:
+            findings.extend(await self._repo_findings(run.repo))
         final = VerificationReport.from_findings(findings)
         plan_hash = run.plan.content_hash()
         target = RunStatus.AWAITING_APPROVAL if final.passed else RunStatus.BLOCKED
@@ -273,6 +292,31 @@ class RunService:
         )
         await self._changed(run)
         return run
+
+    async def _repo_findings(self, repo: str) -> list[Finding]:
+        """The target repo's own checks, shown to the approver. They describe the repo as it is, not
+        the plan, so they are warnings: they inform the approval instead of blocking it."""
+        assert self.repo_checks is not None
+        try:
+            result = await self.repo_checks.verify(repo)
+        except BadInput as exc:
+            return [
+                Finding(check="repo_verification", severity=Severity.WARNING, message=f"{repo} was not verified: {exc}")
+            ]
+        shown = [
+            Finding(
+                check=f"repo:{f.check}",
+                severity=Severity.WARNING if f.severity is Severity.ERROR else f.severity,
+                message=f.message,
+            )
+            for f in result.findings[:50]
+        ]
+        summary = (
+            f"{repo}: all {len(result.checks)} repo checks passed ({result.isolation} sandbox)."
+            if result.diagnosis is None
+            else f"{repo}: {result.diagnosis.summary} Likely cause: {result.diagnosis.likely_cause}"
+        )
+        return [Finding(check="repo_verification", severity=Severity.INFO, message=summary[:1000]), *shown]
 
     async def _block(
         self, run_id: str, checks: list[RequirementCheck], reason: str, findings: list[Finding] | None = None
