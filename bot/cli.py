@@ -11,6 +11,7 @@ import asyncio
 import errno
 import getpass
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -76,9 +77,15 @@ def _leases(c: Container) -> RunLeases:
     return RunLeases(c.store.client, ttl_s=c.policies.limits.worker_lease_ttl_s)
 
 
+_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
 async def cmd_plan(c: Container, args: argparse.Namespace) -> int:
     raw = _read_prd(args.file)
     repo = args.repo or c.settings.github_repo
+    if repo is not None and not _REPO.match(repo):
+        source = "--repo" if args.repo else "PASS_GITHUB_REPO"
+        raise BadInput(f"{source} must be OWNER/NAME, not {repo[:80]!r}")
     run, _ = await c.runs.submit(raw, source=Source.CLI, requester=f"cli:{getpass.getuser()}", repo=repo)
     # Driven here, not by a worker: the lease keeps workers' crash recovery from taking it over.
     async with held(_leases(c), run.run_id):
@@ -94,6 +101,9 @@ async def _plan_in_foreground(c: Container, args: argparse.Namespace, run: Run, 
         if approved:
             synced = await _approve_and_sync(c, run, yes=args.yes)
             if synced is None:
+                # Refused (the reason is on stderr); --json still prints exactly one run object.
+                if args.json:
+                    print(json.dumps((await c.store.get(run.run_id)).contract()))
                 return EXIT_ERROR
             run = synced
             if not args.json:
@@ -421,7 +431,13 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "a setting"
+        _say(f"passbot: environment variable {name}: {first['msg']}")
+        return EXIT_BAD_INPUT
     configure_logging(settings.log_level, settings.log_format)
     try:
         return asyncio.run(_main(args, settings))

@@ -34,7 +34,7 @@ from bot.adapters.leases import LeaseLost, RunLease, RunLeases, WorkspaceSlots
 from bot.adapters.queue import JobKind, QuietWhileRedisIsAway, SaqJobQueue
 from bot.bootstrap import Container, build_command_policy
 from bot.domain.status import RunStatus
-from bot.errors import BadInput, RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
+from bot.errors import BadInput, PassError, RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
 from bot.logging import get_logger
 from bot.policies import Limits
 from bot.services.ports import SyncProgress
@@ -87,6 +87,13 @@ class RunJobs:
             result = await self.repo_checks.verify(repo)
         except BadInput as exc:
             await self.verify_reporter.failed(channel, user, repo, str(exc))
+            return "failed"
+        except (PassError, OSError) as exc:
+            # Not the person's to fix: logged with its traceback, and they are told, with a reference.
+            log.exception("job.verify_failed", job="verify_repo", request=run_id, repo=repo)
+            await self.verify_reporter.failed(
+                channel, user, repo, f"{type(exc).__name__} on the worker (logged as verify_repo {run_id})"
+            )
             return "failed"
         await self.verify_reporter.report(channel, user, repo, result)
         return "passed" if result.passed else "findings"

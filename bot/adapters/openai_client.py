@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
@@ -52,6 +53,15 @@ class RetryPolicy:
     timeout_s: float = 120.0
 
 
+def without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class OpenAILlmClient:
     def __init__(
         self,
@@ -70,7 +80,8 @@ class OpenAILlmClient:
         self._model = model
         self._key_source = key_source
         self._sleep = sleep
-        self.base_url = str(self._client.base_url)
+        # Shown in errors and logs: without any user:password an endpoint URL may carry.
+        self.base_url = without_credentials(str(self._client.base_url))
 
     @classmethod
     def from_settings(cls, settings: Settings, *, retry: RetryPolicy | None = None) -> OpenAILlmClient:

@@ -94,11 +94,14 @@ class SandboxLimits(_Strict):
 
 class SandboxSettings(_Strict):
     min_isolation: str = "rlimits"
+    # Repo checks run the repo's own code: at rlimits only it could read the worker's environment
+    # through /proc, so they need at least `unshare` (private pids, no network) unless lowered here.
+    repo_checks_min_isolation: str = "unshare"
     check_timeout_s: float = Field(default=300, gt=0)
     agent_timeout_s: float = Field(default=600, gt=0)
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
 
-    @field_validator("min_isolation")
+    @field_validator("min_isolation", "repo_checks_min_isolation")
     @classmethod
     def _known_level(cls, value: str) -> str:
         IsolationLevel.parse(value)
@@ -107,6 +110,10 @@ class SandboxSettings(_Strict):
     @property
     def minimum(self) -> IsolationLevel:
         return IsolationLevel.parse(self.min_isolation)
+
+    @property
+    def repo_checks_minimum(self) -> IsolationLevel:
+        return IsolationLevel.parse(self.repo_checks_min_isolation)
 
 
 class CommandsFile(_Strict):

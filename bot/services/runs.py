@@ -47,7 +47,7 @@ from bot.errors import (
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
 from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
-from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum
+from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum, SandboxError
 from bot.services.issue_tracker import TrackerRateLimited, TrackerUnavailable
 from bot.services.ports import Syncer, SyncProgress
 from bot.services.sync_outages import outage_wait, waiting_text
@@ -170,7 +170,8 @@ class RunService:
             return await self._block(run.run_id, [cap_reached_requirement(capped)], str(capped))
         except LlmError as exc:
             await self._add_usage(run.run_id, exc.usage)
-            return await self.fail(run.run_id, Failure(step="planning", message=str(exc), diagnosis=exc_diagnosis(exc)))
+            failure = Failure(step="planning", message=redact(str(exc))[:500], diagnosis=exc_diagnosis(exc))
+            return await self.fail(run.run_id, failure)
         except PassError as exc:
             if isinstance(exc, TransitionConflict):
                 raise
@@ -299,7 +300,7 @@ class RunService:
         assert self.repo_checks is not None
         try:
             result = await self.repo_checks.verify(repo)
-        except BadInput as exc:
+        except (BadInput, SandboxError, OSError) as exc:
             return [
                 Finding(check="repo_verification", severity=Severity.WARNING, message=f"{repo} was not verified: {exc}")
             ]

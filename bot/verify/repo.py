@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -90,7 +91,10 @@ async def verify_repo(
 ) -> RepoVerification:
     started = time.monotonic()
     reached = level if level is not None else await detect_isolation()
-    requirement = isolation_requirement(reached, policy.sandbox.minimum)
+    # A repo's own code (its tests, its build) is untrusted: it never runs below the policy's
+    # repo-check minimum, which by default hides the worker's processes and their environment.
+    minimum = max(policy.sandbox.minimum, policy.sandbox.repo_checks_minimum)
+    requirement = isolation_requirement(reached, minimum)
     if not requirement.ok:
         return RepoVerification(
             target=str(target),
@@ -278,6 +282,11 @@ def clone_url(target: str, git_base_url: str) -> tuple[str, str | None]:
     raise BadInput(f"'{target}' is neither a directory, a git URL (https://, file://) nor owner/name[@ref]")
 
 
+def _token_may_go_to(url: str, git_base_url: str) -> bool:
+    target, home = urlsplit(url), urlsplit(git_base_url)
+    return target.scheme == "https" and bool(target.hostname) and target.hostname == home.hostname
+
+
 async def clone_repo(
     target: str, dest: Path, *, token: SecretStr | None, git_base_url: str, timeout_s: float = 120
 ) -> None:
@@ -288,8 +297,9 @@ async def clone_repo(
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_CONFIG_NOSYSTEM": "1",
     }
-    if token is not None:
-        # Through git's environment config, so the token is in no argv and no URL.
+    if token is not None and _token_may_go_to(url, git_base_url):
+        # Through git's environment config, so the token is in no argv and no URL; and only to the
+        # configured GitHub host over https, never to an arbitrary clone URL.
         basic = base64.b64encode(f"x-access-token:{token.get_secret_value()}".encode()).decode()
         env |= {
             "GIT_CONFIG_COUNT": "1",

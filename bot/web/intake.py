@@ -157,7 +157,8 @@ def build_intake_routes(deps: IntakeDeps) -> web.RouteTableDef:
             started.append({"path": path, "run_id": run.run_id, "created": created})
         return web.json_response({"runs": started}, status=202)
 
-    async def _authorise(request: web.Request, scope: str) -> web.Response | None:
+    async def _authorise(request: web.Request, scope: str) -> web.Response | str:
+        """The token's name when it carries `scope`; otherwise the refusal to send."""
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return _error(401, "missing bearer token: Authorization: Bearer <token> (passbot token create)")
@@ -166,22 +167,23 @@ def build_intake_routes(deps: IntakeDeps) -> web.RouteTableDef:
             return _error(401, "unknown or revoked token")
         if scope not in token.scopes:
             return _error(403, f"token {token.name!r} lacks the {scope} scope", scopes=sorted(token.scopes))
-        return None
+        return token.name
 
     @routes.post("/api/runs")
     async def create_run(request: web.Request) -> web.Response:
-        denied = await _authorise(request, "runs:write")
-        if denied:
-            return denied
+        caller = await _authorise(request, "runs:write")
+        if isinstance(caller, web.Response):
+            return caller
         req = _parse(await request.read())
         key = request.headers.get("Idempotency-Key")
-        return await _start(deps, req, Source.API, f"api:{key}" if key else None)
+        # Scoped to the token: two clients choosing the same key must not see each other's run.
+        return await _start(deps, req, Source.API, f"api:{caller}:{key}" if key else None)
 
     @routes.get("/api/runs/{run_id}")
     async def get_run(request: web.Request) -> web.Response:
-        denied = await _authorise(request, "runs:read")
-        if denied:
-            return denied
+        caller = await _authorise(request, "runs:read")
+        if isinstance(caller, web.Response):
+            return caller
         run = await deps.runs.store.get(request.match_info["run_id"])
         return web.json_response(run.contract())
 

@@ -36,7 +36,16 @@ EXPECTED = [
 async def test_the_sample_repo_gets_exactly_its_three_problems_and_a_pointed_diagnosis(
     policy: CommandPolicy, level: IsolationLevel, recorder: Recorder
 ) -> None:
-    result = await verify_repo(SAMPLE, policy, level=level, record=recorder)
+    # rlimits only is below the shipped repo-check minimum; a policy may lower it explicitly.
+    lowered = CommandPolicy(
+        CommandsFile.model_validate(
+            {
+                **policy.spec.model_dump(),
+                "sandbox": {**policy.spec.sandbox.model_dump(), "repo_checks_min_isolation": "rlimits"},
+            }
+        )
+    )
+    result = await verify_repo(SAMPLE, lowered, level=level, record=recorder)
     assert [(f.check, f.severity.value, f.message) for f in result.findings] == EXPECTED
     assert not result.passed
     assert result.isolation == level.label
@@ -125,3 +134,20 @@ async def test_below_the_minimum_isolation_verification_is_blocked_with_the_fix(
     result = await verify_repo(SAMPLE, strict, level=IsolationLevel.RLIMITS)
     assert not result.passed and result.checks == []
     assert "apt-get install -y bubblewrap" in (result.requirements[0].fix or "")
+
+
+async def test_by_default_a_repos_code_never_runs_with_resource_limits_only(policy: CommandPolicy) -> None:
+    """At rlimits only the repo's tests could read the worker's environment through /proc."""
+    result = await verify_repo(SAMPLE, policy, level=IsolationLevel.RLIMITS)
+    assert not result.passed and result.checks == []
+    assert [f.check for f in result.findings] == ["sandbox"]
+    assert "bubblewrap" in result.findings[0].message
+
+
+def test_the_clone_token_goes_only_to_the_configured_github_over_https() -> None:
+    from bot.verify.repo import _token_may_go_to
+
+    assert _token_may_go_to("https://github.com/acme/app.git", "https://github.com")
+    assert not _token_may_go_to("https://evil.example/acme/app.git", "https://github.com")
+    assert not _token_may_go_to("http://github.com/acme/app.git", "https://github.com")
+    assert not _token_may_go_to("file:///tmp/x.git", "https://github.com")
