@@ -417,7 +417,8 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         return await cmd_doctor(settings)
     if args.command == "dev":
         return await cmd_dev(settings, args)
-    container = build(settings, dry_run=getattr(args, "dry_run", False))
+    # Building may start the embedded redis-server and wait for it: off the event loop.
+    container = await asyncio.to_thread(build, settings, dry_run=getattr(args, "dry_run", False))
     try:
         return await HANDLERS[args.command](container, args)
     except StoreUnavailable as exc:

@@ -97,6 +97,10 @@ class SyncDeferred(PassError):
         self.waiting = waiting
 
 
+class UpstreamUnavailable(PassError):
+    """GitHub, Slack or a model endpoint did not answer (timeout, connection refused)."""
+
+
 class ConfigError(PassError):
     """A policy file or a setting is invalid."""
 

@@ -12,14 +12,22 @@ from typing import Any
 
 import structlog
 
-_SECRET_KEYS = ("token", "secret", "password", "authorization", "api_key", "signature")
+from bot.domain.secrets import redact
+
+# Keys whose values are secrets whatever they hold (usage fields such as `prompt_tokens` are not).
+_SECRET_KEYS = frozenset(
+    {"token", "secret", "password", "authorization", "api_key", "signature", "signing_secret", "bot_token"}
+)
 
 
 def _drop_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """A last line of defence: a value under a secret-sounding key is never written."""
-    for key in list(event_dict):
-        if any(marker in key.lower() for marker in _SECRET_KEYS):
+    """A last line of defence: secret-named values are blanked, and any string that contains a
+    token of a known shape (GitHub, Slack, OpenAI, AWS, private keys) is redacted."""
+    for key, value in list(event_dict.items()):
+        if key.lower() in _SECRET_KEYS or key.lower().endswith(("_token", "_secret", "_api_key")):
             event_dict[key] = "[redacted]"
+        elif isinstance(value, str):
+            event_dict[key] = redact(value)
     return event_dict
 
 

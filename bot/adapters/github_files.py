@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import requests
 from github import Auth, Github, GithubException
 
-from bot.errors import BadInput
+from bot.errors import BadInput, UpstreamUnavailable
 from bot.settings import Settings
 
 
@@ -33,3 +34,7 @@ class GitHubFileFetcher:
             return await asyncio.to_thread(read)
         except GithubException as exc:
             raise BadInput(f"cannot read {repo}:{path}@{ref[:12]} from GitHub (HTTP {exc.status})") from exc
+        except requests.RequestException as exc:
+            raise UpstreamUnavailable(
+                f"GitHub did not answer while reading {repo}:{path} ({type(exc).__name__})"
+            ) from exc

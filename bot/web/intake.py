@@ -26,7 +26,7 @@ from bot.adapters.api_tokens import ApiTokenStore
 from bot.domain.models import Source
 from bot.domain.signatures import verify_github, verify_pass
 from bot.domain.triggers import prd_paths_in_push
-from bot.errors import BadInput, RunNotFound, StoreUnavailable
+from bot.errors import BadInput, RunNotFound, StoreUnavailable, UpstreamUnavailable
 from bot.logging import get_logger
 from bot.services.runs import RunService
 
@@ -201,6 +201,8 @@ async def intake_errors(
         return _error(400, str(exc))
     except RunNotFound as exc:
         return _error(404, str(exc))
+    except UpstreamUnavailable as exc:
+        return _error(502, f"{exc}; nothing was started, try again shortly")
     except (StoreUnavailable, RedisConnectionError, RedisTimeoutError):
         # Raw Redis errors come from the queue and the token store, which talk to Redis directly.
         return _error(503, "PASS cannot reach Redis right now; nothing was started. Try again shortly.")
