@@ -101,6 +101,25 @@ def passbot(
     )
 
 
+async def passbot_async(*args: str, env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    """`passbot ...` as an asyncio subprocess, for tests whose fake servers live in their event loop."""
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out, err
+
+
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment a new user has: no Slack, GitHub or OpenAI settings."""
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}}

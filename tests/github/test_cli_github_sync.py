@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from fake_github_api import FakeGitHub
 from github_sync_fakes import REPO, TOKEN
 
-from tests.helpers import PRDS, REPO_ROOT, assert_run_contract, clean_env, stop_embedded_server
-
-
-async def _passbot(*args: str, env: dict[str, str]) -> tuple[int, bytes, bytes]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out, err
+from tests.helpers import PRDS, REPO_ROOT, assert_run_contract, clean_env, passbot_async, stop_embedded_server
 
 
 async def test_an_approved_cli_run_creates_each_issue_once(github: FakeGitHub, tmp_path: Path) -> None:
@@ -38,10 +20,10 @@ async def test_an_approved_cli_run_creates_each_issue_once(github: FakeGitHub, t
     data = tmp_path / "data"
     env = clean_env(data, GITHUB_TOKEN=TOKEN, GITHUB_API_URL=github.base_url, PASS_POLICY_DIR=str(policies))
     try:
-        code, out, err = await _passbot(
+        code, out, err = await passbot_async(
             "plan", str(PRDS / "02_taskmaster_test_prd_tiny.md"), "--repo", REPO, "--yes", "--json", env=env
         )
-        _, exported, _ = await _passbot("audit", "export", env=env)
+        _, exported, _ = await passbot_async("audit", "export", env=env)
     finally:
         stop_embedded_server(data)
     assert code == 0, err.decode()
@@ -63,7 +45,7 @@ async def test_a_missing_repo_on_github_blocks_with_the_fix(github: FakeGitHub, 
     data = tmp_path / "data"
     env = clean_env(data, GITHUB_TOKEN=TOKEN, GITHUB_API_URL=github.base_url)
     try:
-        code, out, _ = await _passbot(
+        code, out, _ = await passbot_async(
             "plan", str(PRDS / "02_taskmaster_test_prd_tiny.md"), "--repo", "acme/missing", "--json", env=env
         )
     finally:

@@ -4,10 +4,8 @@ tests run it as shipped: the planner in the sandboxed agent, its calls made by t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from bot.policies import Policies
 from bot.services.dry_run import DryRunSyncer
 from bot.services.runs import RunService
 from tests.helpers import PRDS, REPO_ROOT, assert_run_contract, clean_env, stop_embedded_server
+from tests.helpers import passbot_async as _passbot_bytes
 from tests.llm.conftest import MODEL, TEST_KEY, FakeOpenAI, Reply, api_error, completion, plan_json
 
 TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_bytes()
@@ -77,20 +76,8 @@ async def test_a_rejected_key_fails_the_run_naming_the_variable_never_the_key(
 
 
 async def passbot_async(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    """`passbot ...` as an asyncio subprocess: the fake server lives in this test's event loop."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    code, out, err = await _passbot_bytes(*args, env=env)
+    return code, out.decode(), err.decode()
 
 
 async def plan_and_audit(env: dict[str, str], data: Path) -> tuple[int, dict[str, Any], str, list[dict[str, Any]]]:
