@@ -67,12 +67,12 @@ def audit_recorder(store: RedisRunStore) -> RecordFn:
 
 
 def build_planner(
-    settings: Settings, redis: RedisHandle, store: RedisRunStore
+    settings: Settings, redis: RedisHandle, store: RedisRunStore, policy: CommandPolicy | None = None
 ) -> tuple[Planner, OpenAILlmClient | None]:
     """Planning always runs in the sandboxed agent: the OpenAI planner when a key is set (its
     calls made and metered here, where the key and the spend ledger are), else the offline
     heuristic planner."""
-    policy = build_command_policy(settings)
+    policy = policy if policy is not None else build_command_policy(settings)
     record = audit_recorder(store)
     if not settings.llm_configured:
         return SandboxedPlanner(policy=policy, record=record, planner="heuristic", name="heuristic"), None
@@ -105,7 +105,8 @@ def build(settings: Settings, *, dry_run: bool = False, policies: Policies | Non
     policies = policies if policies is not None else load_policies(settings.policy_dir)
     redis = connect(settings.redis_url, settings.data_dir)
     store = RedisRunStore(redis.client)
-    planner, llm = build_planner(settings, redis, store)
+    commands = build_command_policy(settings)  # read once: the planner and the repo checks share it
+    planner, llm = build_planner(settings, redis, store, commands)
     syncer = build_syncer(settings, policies, store, dry_run=dry_run)
     return Container(
         settings=settings,
@@ -119,7 +120,7 @@ def build(settings: Settings, *, dry_run: bool = False, policies: Policies | Non
             planner,
             syncer,
             policies,
-            repo_checks=RepoChecks.from_settings(settings, build_command_policy(settings), store)
+            repo_checks=RepoChecks.from_settings(settings, commands, store)
             if policies.limits.verify_repo_on_plan
             else None,
         ),

@@ -63,12 +63,24 @@ class RecoveryService:
         """One pass over the runs not yet ended; returns what was done."""
         done: list[Recovered] = []
         for run in await self.runs.store.active_runs():
+            if run.status is RunStatus.AWAITING_APPROVAL:
+                # Nobody drives a staged plan; the scan is also what ends one whose window has passed.
+                await self._expire_if_due(run)
+                continue
             if run.status not in RECOVERABLE:
                 continue
             recovered = await self._check(run)
             if recovered is not None:
                 done.append(recovered)
         return done
+
+    async def _expire_if_due(self, run: Run) -> None:
+        try:
+            expired = await self.runs.expire_if_due(run.run_id)
+        except (TransitionConflict, RunNotFound):
+            return  # approved or rejected in the meantime
+        if expired.status is RunStatus.EXPIRED:
+            log.info("recovery.expired", run_id=run.run_id)
 
     async def _check(self, run: Run) -> Recovered | None:
         kind = job_kind(run.status)

@@ -617,20 +617,6 @@ class RunService:
         await self._changed(run)
         return run
 
-    async def retry_sync(self, run_id: str, *, user: str) -> Run:
-        """A failed sync goes back to approved (its approvals stand) and resumes without duplicates."""
-        run = await self.store.get(run_id)
-        if run.status is RunStatus.FAILED and run.approvals and run.failure and run.failure.step == "syncing":
-            await self.store.transition(
-                run_id,
-                RunStatus.FAILED,
-                RunStatus.APPROVED,
-                actor=Actor.HUMAN,
-                actor_id=user,
-                action="sync.retry",
-            )
-        return await self.sync(run_id)
-
 
 class _StalePlan(PassError):
     """Raised inside an approval's transaction when the plan hash moved under it."""

@@ -191,3 +191,28 @@ async def test_a_run_driven_in_the_foreground_keeps_its_lease_past_the_lease_tim
         assert await recovery.scan() == []
     (acted,) = await recovery.scan()
     assert acted.recovery.action.value == "restart", "once let go without finishing, it is an orphan"
+
+
+async def test_a_plan_left_unapproved_past_its_window_is_expired_by_the_scan(
+    store: RedisRunStore, queue: SaqJobQueue, tmp_path: Path
+) -> None:
+    from bot.policies import ApprovalPolicy, ApprovalRule
+
+    window_s = 0.5
+    policies = Policies(
+        limits=Limits.model_validate({"worker_lease_ttl_s": LEASE_S}),
+        approvals=ApprovalPolicy(default=ApprovalRule(approval_window_hours=window_s / 3600)),
+    )
+    runs = RunService(store, HeuristicPlanner(), DryRunSyncer(tmp_path / "out", reason="test"), policies)
+    run, _ = await runs.submit(TINY, source=Source.SLACK, requester="UREQ", workspace="T1")
+    run = await runs.execute(run.run_id)
+    recovery = RecoveryService(runs, RunLeases(store.client, ttl_s=LEASE_S), queue)
+
+    await recovery.scan()
+    assert (await store.get(run.run_id)).status is RunStatus.AWAITING_APPROVAL  # still inside its window
+    await asyncio.sleep(window_s + 0.2)
+    await recovery.scan()
+    expired = await store.get(run.run_id)
+    assert expired.status is RunStatus.EXPIRED
+    late = await runs.approve(run.run_id, user="UAPP", via="test", plan_hash=expired.plan_hash)
+    assert not late.accepted
