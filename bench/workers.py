@@ -136,9 +136,7 @@ class Phase:
     cpu: str
 
 
-async def phase(
-    mode: str, workers: int, runs: int, concurrency: int, env: dict[str, str], ctx: BenchContext
-) -> Phase:
+async def phase(mode: str, workers: int, runs: int, concurrency: int, env: dict[str, str], ctx: BenchContext) -> Phase:
     await ctx.client.flushdb()
     token = await ApiTokenStore(ctx.client).create("bench", frozenset({"runs:write"}))
     url = f"http://127.0.0.1:{ctx.port}/api/runs"
@@ -152,14 +150,14 @@ async def phase(
             split = CpuSplit({"serve": [ctx.serve_pid], "workers": [p.pid for p in procs], "redis": [ctx.redis_pid]})
             for log in logs:
                 await _wait_for(log, "worker.started")
-            if mode == "drain":
-                split.begin()  # the first plans are already under way: the split is approximate
-            else:
-                split.begin()
+            # In a drain the first plans are already under way here: its split is a close estimate.
+            split.begin()
+            if mode == "mixed":
                 latencies = await _submit(http, url, token, runs)
             staged = await _staged_times(ctx.client, runs)
             cpu = split.end(runs)
-        bad = [r.status.value for r in await RedisRunStore(ctx.client).list_runs(limit=runs + 10) if r.status.is_terminal]
+        stored = await RedisRunStore(ctx.client).list_runs(limit=runs + 10)
+        bad = [r.status.value for r in stored if r.status.is_terminal]
         if bad:
             raise RuntimeError(f"runs ended badly: {bad}")
     finally:
