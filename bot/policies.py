@@ -56,6 +56,8 @@ class ApprovalPolicy(_Policy):
 class Limits(_Policy):
     max_prd_bytes: int = Field(default=200_000, ge=1_000)
     max_items_per_run: int = Field(default=60, ge=1)
+    # Repair calls after an LLM planner's first answer when its plan breaks the schema or a check.
+    max_repair_rounds: int = Field(default=2, ge=0, le=5)
     # A workspace may not have more than this many runs planning at once.
     max_concurrent_runs_per_workspace: int = Field(default=10, ge=1)
     # GitHub asks for at least one second between content-creating requests.

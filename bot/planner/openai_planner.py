@@ -40,8 +40,6 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class PlannerLimits:
-    # Repair rounds after the first answer (policy: "retry loops" per run).
-    max_repair_rounds: int = 2
     # Output budget of the planning call; also what the cost estimate assumes it may use.
     max_output_tokens: int = 8_000
     # Prompt budget of one call. A PRD that does not fit is summarised in parts first.
@@ -143,7 +141,7 @@ class OpenAIPlanner:
             if check.ok:
                 break
             problems = check.problems()
-            if rounds >= self._limits.max_repair_rounds:
+            if rounds >= context.max_repair_rounds:
                 if check.plan is None:
                     raise LlmOutputInvalid(rounds, problems)
                 break  # a readable plan with problems: shown as error findings, never published as is

@@ -19,6 +19,8 @@ class PlanningContext:
     # Extra data the planner may read (repo files, earlier findings); always treated as data.
     repo_context: str = ""
     max_items: int = 60
+    # Repair calls allowed after a model's first answer (policies/limits.yml `max_repair_rounds`).
+    max_repair_rounds: int = 2
     # Who pays: the Slack team id (or "cli"); daily cost caps are per workspace.
     workspace: str = "default"
 

@@ -30,6 +30,7 @@ class JobContext(_Message):
     repo: str | None = None
     repo_context: str = ""
     max_items: int = 60
+    max_repair_rounds: int = 2
 
 
 class Job(_Message):

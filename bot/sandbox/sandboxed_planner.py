@@ -121,6 +121,7 @@ class SandboxedPlanner:
                     repo=context.repo,
                     repo_context=context.repo_context,
                     max_items=context.max_items,
+                    max_repair_rounds=context.max_repair_rounds,
                 ),
             )
             run = await broker.run(job)

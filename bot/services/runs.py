@@ -225,6 +225,7 @@ class RunService:
             run_id=run.run_id,
             repo=run.repo,
             max_items=self.policies.limits.max_items_per_run,
+            max_repair_rounds=self.policies.limits.max_repair_rounds,
             workspace=run.workspace,  # the daily cost cap is per workspace
         )
         outcome: PlanOutcome = await self.planner.plan(run.prd, context)

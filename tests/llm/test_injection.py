@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,7 @@ from bot.domain.cost import CostPolicy
 from bot.domain.injection import find_agent_directives
 from bot.domain.item_safety import check_item
 from bot.domain.models import Severity, WorkItem
-from bot.planner.openai_planner import OpenAIPlanner, PlannerLimits
+from bot.planner.openai_planner import OpenAIPlanner
 from bot.planner.port import PlanningContext
 from bot.planner.prd import parse_prd
 
@@ -81,7 +82,7 @@ async def test_an_unsafe_item_that_survives_every_repair_is_an_error_never_a_cle
     )
     fake_openai.then(completion(answer), completion(answer))
 
-    outcome = await OpenAIPlanner(llm, MODEL, costs, limits=PlannerLimits(max_repair_rounds=1)).plan(prd, CTX)
+    outcome = await OpenAIPlanner(llm, MODEL, costs).plan(prd, replace(CTX, max_repair_rounds=1))
 
     errors = {(f.check, f.item_key) for f in outcome.findings if f.severity is Severity.ERROR}
     assert ("item_claims_approval", "W1") in errors

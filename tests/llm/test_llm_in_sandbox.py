@@ -25,7 +25,7 @@ from bot.errors import LlmAuthError
 from bot.planner.costs import InMemorySpendLedger, utc_today
 from bot.planner.metered import MeteredLlm
 from bot.planner.prd import parse_prd
-from bot.policies import Policies
+from bot.policies import Limits, Policies
 from bot.sandbox.broker import Broker
 from bot.sandbox.command_policy import load_command_policy
 from bot.sandbox.protocol import Job, JobContext
@@ -55,6 +55,7 @@ def sandboxed_service(
     costs: CostPolicy,
     tmp_path: Path,
     ledger: InMemorySpendLedger | None = None,
+    policies: Policies | None = None,
 ) -> RunService:
     """Wired as bootstrap wires it: the sandboxed agent, the parent's metered client, the audit log."""
     planner = SandboxedPlanner(
@@ -66,7 +67,7 @@ def sandboxed_service(
         name=f"openai:{MODEL}",
         timeout_s=60,
     )
-    return RunService(store, planner, DryRunSyncer(tmp_path / "runs", reason="test"), Policies())
+    return RunService(store, planner, DryRunSyncer(tmp_path / "runs", reason="test"), policies or Policies())
 
 
 async def plan_tiny(runs: RunService, workspace: str = "default") -> Run:
@@ -198,6 +199,20 @@ async def test_output_still_invalid_after_repairs_fails_with_the_reason_and_the_
     assert run.failure is not None and "still invalid after 2 repair round(s)" in run.failure.message
     assert run.usage.prompt_tokens == 300 and run.usage.completion_tokens == 30
     assert len(fake_openai.received) == 3
+
+
+async def test_the_repair_round_limit_is_the_policys_inside_the_sandbox_too(
+    store: RedisRunStore, fake_openai: FakeOpenAI, llm: OpenAILlmClient, costs: CostPolicy, tmp_path: Path
+) -> None:
+    # policies/limits.yml `max_repair_rounds: 0`: the first unreadable answer ends the run, one call paid.
+    fake_openai.then(*(completion("{not json", prompt_tokens=100, completion_tokens=10) for _ in range(3)))
+    no_repairs = Policies(limits=Limits(max_repair_rounds=0))
+
+    run = await plan_tiny(sandboxed_service(store, llm, costs, tmp_path, policies=no_repairs))
+
+    assert run.status is RunStatus.FAILED
+    assert run.failure is not None and "still invalid after 0 repair round(s)" in run.failure.message
+    assert len(fake_openai.received) == 1 and run.usage.prompt_tokens == 100
 
 
 async def test_an_agent_cannot_claim_a_cost_cap_to_block_a_run(store: RedisRunStore, tmp_path: Path) -> None:

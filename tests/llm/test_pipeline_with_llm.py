@@ -15,9 +15,9 @@ from bot.domain.cost import CostPolicy
 from bot.domain.models import Source
 from bot.domain.status import RunStatus
 from bot.planner.costs import InMemorySpendLedger
-from bot.planner.openai_planner import OpenAIPlanner, PlannerLimits
+from bot.planner.openai_planner import OpenAIPlanner
 from bot.planner.prd import parse_prd
-from bot.policies import Policies
+from bot.policies import Limits, Policies
 from bot.services.dry_run import DryRunSyncer
 from bot.services.runs import RunService
 from tests.helpers import PRDS, REPO_ROOT, assert_run_contract, clean_env, stop_embedded_server
@@ -28,8 +28,10 @@ TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_bytes()
 
 
 def _service(store: RedisRunStore, llm: OpenAILlmClient, costs: CostPolicy, tmp_path: Path) -> RunService:
-    planner = OpenAIPlanner(llm, MODEL, costs, ledger=InMemorySpendLedger(), limits=PlannerLimits(max_repair_rounds=1))
-    return RunService(store, planner, DryRunSyncer(tmp_path, reason="t"), Policies())
+    planner = OpenAIPlanner(llm, MODEL, costs, ledger=InMemorySpendLedger())
+    # The repair-round limit comes from the policy, through the run's planning context.
+    policies = Policies(limits=Limits(max_repair_rounds=1))
+    return RunService(store, planner, DryRunSyncer(tmp_path, reason="t"), policies)
 
 
 async def test_an_llm_plan_is_staged_with_its_usage_and_the_planner_named(

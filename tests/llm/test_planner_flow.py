@@ -18,6 +18,7 @@ from bot.planner.prd import parse_prd
 from .conftest import MODEL, FakeOpenAI, completion, plan_json, prd_fixture
 
 CTX = PlanningContext(run_id="run-1", workspace="T1")
+ONE_REPAIR = PlanningContext(run_id="run-1", workspace="T1", max_repair_rounds=1)
 
 
 def planner(llm: OpenAILlmClient, costs: CostPolicy, **limits: int) -> OpenAIPlanner:
@@ -119,7 +120,7 @@ async def test_a_gap_left_after_the_last_repair_round_is_an_error_finding_not_a_
     ids = [r.id for r in prd.requirements]
     fake_openai.then(completion(plan_json(ids[:2])), completion(plan_json(ids[:2])))
 
-    outcome = await planner(llm, costs, max_repair_rounds=1).plan(prd, CTX)
+    outcome = await planner(llm, costs).plan(prd, ONE_REPAIR)
 
     assert outcome.retries == 1
     assert len(fake_openai.received) == 2
@@ -135,7 +136,7 @@ async def test_output_that_never_parses_fails_the_run_with_the_reasons(
     fake_openai.then(completion('{"summary": 1}'), completion("not json at all"))
 
     with pytest.raises(LlmOutputInvalid) as caught:
-        await planner(llm, costs, max_repair_rounds=1).plan(prd, CTX)
+        await planner(llm, costs).plan(prd, ONE_REPAIR)
 
     assert "not valid JSON" in str(caught.value)
     assert caught.value.usage is not None
