@@ -13,6 +13,7 @@ name registered in `bot/worker.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -90,6 +91,8 @@ class PatientRedisQueue(RedisQueue):
     five seconds, then reports no job; redis-py reconnects by itself on the next try."""
 
     _away_s = 0.0
+    # How long a job that a worker has just taken may still show `queued` in the active list.
+    sweep_settle_s = 2.0
 
     async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - saq's signature
         try:
@@ -104,6 +107,49 @@ class PatientRedisQueue(RedisQueue):
             log.info("queue.store_back")
             self._away_s = 0.0
         return job
+
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        """saq's sweep (jobs left in the active list by a dead worker are retried or aborted),
+        minus a race (saq issue #277): BLMOVE puts a job in the active list still marked `queued`,
+        and its worker marks it `active` a moment later. saq's sweep takes that moment for an
+        orphan and aborts a job that is running, which is what every worker starting on a full
+        queue runs into. Here a job found so is looked at again after `sweep_settle_s`, and only
+        one that is still not active is swept. Same lock, same actions as saq's."""
+        if not await self.redis.set(self._sweep, 1, ex=lock, nx=True):
+            return []  # another worker swept within `lock` seconds
+        suspects = await self._sweep_suspects()
+        if any(job is not None and job.status is Status.QUEUED for job in suspects.values()):
+            await asyncio.sleep(self.sweep_settle_s)
+            suspects = {k: v for k, v in (await self._sweep_suspects()).items() if k in suspects}
+        for job_id, job in suspects.items():
+            if job is None:
+                # Listed as active, but its record has expired: take it off the lists.
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.lrem(self._active, 0, job_id.decode())
+                    pipe.zrem(self._incomplete, job_id)
+                    await pipe.execute()
+                continue
+            log.warning("queue.swept", job=job.function, key=job.key, status=job.status.value)
+            await self.abort(job, error=self.swept_error_message)
+            with contextlib.suppress(TimeoutError):
+                await job.refresh(abort)
+            if job.retryable:
+                await self.retry(job, error=self.swept_error_message)
+            else:
+                await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+        return [job_id.decode() for job_id in suspects]
+
+    async def _sweep_suspects(self) -> dict[bytes, Job | None]:
+        """Jobs in the active list that are not running: no record, not marked active, or stuck."""
+        ids: list[bytes] = await self.redis.lrange(self._active, 0, -1)  # type: ignore[misc]
+        if not ids:
+            return {}
+        jobs = [self.deserialize(raw) for raw in await self.redis.mget(ids)]
+        return {
+            i: job
+            for i, job in zip(ids, jobs, strict=True)
+            if job is None or job.status is not Status.ACTIVE or job.stuck
+        }
 
 
 class QuietWhileRedisIsAway(logging.Filter):
