@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ from bot.errors import BadInput, PassError, RunNotFound, StoreUnavailable, SyncD
 from bot.logging import get_logger
 from bot.policies import Limits
 from bot.services.ports import SyncProgress
-from bot.services.recovery import RecoveryService, recovery_loop
+from bot.services.recovery import RecoveryService, scan_loop
 from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.slack.cards import CardStore
@@ -327,6 +327,7 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
     client = build_web_client(container.settings)
     cron: list[CronJob[Any]] = []
     reporter: VerifyReporter | None = None
+    notifier: SlackNotifier | None = None
     if client is not None:
         notifier = SlackNotifier(client, container.store, CardStore(container.store.client), container.policies)
         container.runs.add_listener(notifier)
@@ -347,7 +348,10 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
     )
     recovery = RecoveryService(container.runs, leases, queue)
     stop = asyncio.Event()
-    scanning = asyncio.create_task(recovery_loop(recovery, limits.recovery_scan_interval_s, stop=stop))
+    scans: list[Callable[[], Awaitable[object]]] = [recovery.scan]
+    if notifier is not None:
+        scans.append(notifier.catch_up)  # cards Slack missed while it was down
+    scanning = asyncio.create_task(scan_loop(scans, limits.recovery_scan_interval_s, stop=stop))
     log.info("worker.recovery", lease_ttl_s=limits.worker_lease_ttl_s, scan_s=limits.recovery_scan_interval_s)
     try:
         await run_worker(worker)

@@ -10,6 +10,7 @@ The decisions are pure (bot/domain/recovery.py); this module reads the facts and
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -140,13 +141,18 @@ class RecoveryService:
         await self.queue.enqueue(kind, run.run_id)
 
 
-async def recovery_loop(service: RecoveryService, interval_s: float, *, stop: asyncio.Event) -> None:
-    """Scan every `interval_s` until `stop` is set. Redis being away is waited out, not fatal."""
+async def scan_loop(
+    scans: Sequence[Callable[[], Awaitable[object]]], interval_s: float, *, stop: asyncio.Event
+) -> None:
+    """Run each scan (crash recovery, the Slack card catch-up) every `interval_s` until `stop` is
+    set. Redis being away is waited out, not fatal."""
     while not stop.is_set():
-        try:
-            await service.scan()
-        except (StoreUnavailable, RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            log.warning("recovery.store_unavailable", error=type(exc).__name__)
+        for scan in scans:
+            try:
+                await scan()
+            except (StoreUnavailable, RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("recovery.store_unavailable", error=type(exc).__name__)
+                break
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
         except TimeoutError:

@@ -41,6 +41,13 @@ class SlackApp:
         return self.flows.notifier
 
 
+AUTHORIZE_FAILED = (
+    ":warning: PASS could not check its Slack installation (Slack's API did not answer, or the bot token "
+    "was refused). Nothing was started. Try again in a minute; if it keeps happening, ask an admin to "
+    "run `passbot doctor` and check SLACK_BOT_TOKEN."
+)
+
+
 def build_slack_app(
     container: Container,
     queue: JobQueue,
@@ -64,6 +71,9 @@ def build_slack_app(
         client=client,
         signing_secret=secret,
         process_before_response=process_before_response,
+        # Bolt checks the token with auth.test on the first request; its own text for a failure
+        # ("reinstall this app") is wrong when Slack's API is only down for a moment.
+        user_facing_authorize_error_message=AUTHORIZE_FAILED,
     )
     cards = CardStore(container.store.client)
     notifier = SlackNotifier(client, container.store, cards, container.policies)

@@ -2,7 +2,8 @@
 
 The web process posts a card and the worker updates it, so the reference is shared state. A short
 per-run lock serialises updates (each renders the latest run, so the last writer shows the newest
-state), and `once()` makes thread posts (details, issue list) happen exactly once per run.
+state), and `done()`/`mark_done()` (under that lock) make each thread post (details, plan file, issue
+list) happen once per run, and again only if Slack never got it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def _card_key(run_id: str) -> str:
     return f"{PREFIX}:slack:card:{run_id}"
 
 
+def _done_key(run_id: str, what: str) -> str:
+    return f"{PREFIX}:slack:once:{run_id}:{what}"
+
+
 class CardStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self._r = client
@@ -44,10 +49,13 @@ class CardStore:
     async def save(self, run_id: str, ref: CardRef) -> None:
         await self._r.set(_card_key(run_id), ref.model_dump_json(), ex=CARD_TTL_S)
 
-    async def once(self, run_id: str, what: str) -> bool:
-        """True the first time `what` is claimed for this run, False ever after."""
-        claimed = await self._r.set(f"{PREFIX}:slack:once:{run_id}:{what}", "1", nx=True, ex=CARD_TTL_S)
-        return bool(claimed)
+    async def done(self, run_id: str, what: str) -> bool:
+        """Whether `what` (a thread post) was already made for this run."""
+        return bool(await self._r.exists(_done_key(run_id, what)))
+
+    async def mark_done(self, run_id: str, what: str) -> None:
+        """Record a thread post once Slack has it: one that failed is tried again, never lost."""
+        await self._r.set(_done_key(run_id, what), "1", ex=CARD_TTL_S)
 
     @asynccontextmanager
     async def lock(self, run_id: str) -> AsyncIterator[None]:

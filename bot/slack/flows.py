@@ -106,8 +106,9 @@ class SlackFlows:
         if await self.cards.get(run.run_id) is None:
             await reply(
                 blocks.notice(
-                    f"Run `{run.run_id}` is planning, but PASS could not post its card here. "
-                    "Invite PASS to this channel (`/invite @PASS`) to see the plan and approve it."
+                    f"Run `{run.run_id}` is planning, but Slack did not take its card here. If PASS is "
+                    "not in this channel, invite it (`/invite @PASS`) to see the plan and approve it; "
+                    "if Slack is having trouble, the card appears here once Slack is back."
                 )
             )
         await self.queue.enqueue(JobKind.EXECUTE_RUN, run.run_id)

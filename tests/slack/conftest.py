@@ -160,7 +160,8 @@ async def make_harness(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIte
         queue = SaqJobQueue.on(redis_client)
         await queue.connect()
         cleanups.append(queue.close)
-        client = web_client(BOT_TOKEN, fake.api_url)
+        # Outage retries (Slack answering 503) back off in milliseconds here, not seconds.
+        client = web_client(BOT_TOKEN, fake.api_url, server_error_backoff_s=0.005)
         # process_before_response: the HTTP answer comes once the listener (ack, then its one
         # call) has finished, so a test reads the outcome without polling. Production acks first.
         slack = build_slack_app(container, queue, client=client, github=github, process_before_response=True)

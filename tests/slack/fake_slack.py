@@ -47,6 +47,11 @@ class FakeSlack:
     # method -> Slack error code to answer with (e.g. {"views.open": "expired_trigger_id"})
     failing: dict[str, str] = field(default_factory=dict)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # Channels PASS is not a member of: posting there answers `not_in_channel`, as Slack does.
+    not_in: set[str] = field(default_factory=set)
+    # An outage: every Web API call is answered 503 and counted here, not recorded in `calls`.
+    down: bool = False
+    refused_while_down: int = 0
     server: TestServer | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -112,6 +117,9 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
+        if self.down:
+            self.refused_while_down += 1
+            return web.Response(status=503, text="upstream connect error")
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         self.calls.append(Call(method, params))
@@ -121,6 +129,8 @@ class FakeSlack:
             self.violations += [(method, v) for v in check_view(params.get("view") or {})]
         if method in self.failing:
             return web.json_response({"ok": False, "error": self.failing[method]})
+        if method in _MESSAGE_METHODS and params.get("channel") in self.not_in:
+            return web.json_response({"ok": False, "error": "not_in_channel"})
         return web.json_response(self._answer(method, params))
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:

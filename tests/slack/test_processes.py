@@ -20,6 +20,7 @@ from bot.domain.status import RunStatus
 from bot.services.runs import RunService
 from bot.worker import build_worker, drain
 from tests.helpers import PRDS, REPO_ROOT, RedisProcess, clean_env, free_port
+from tests.scale.procs import policy_dir
 from tests.slack import slack_requests as sr
 from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
 
@@ -77,7 +78,7 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str, log: Path, tim
         await asyncio.sleep(0.05)
 
 
-async def test_serve_and_worker_processes_take_a_plan_from_slack_to_a_staged_card(
+async def test_serve_and_worker_processes_take_a_plan_from_slack_to_a_staged_card_through_a_slack_outage(
     tmp_path: Path, redis_server: RedisProcess, redis_client: aioredis.Redis, fake_slack: FakeSlack
 ) -> None:
     port = free_port()
@@ -88,6 +89,8 @@ async def test_serve_and_worker_processes_take_a_plan_from_slack_to_a_staged_car
         SLACK_SIGNING_SECRET=sr.SIGNING_SECRET,
         SLACK_API_URL=fake_slack.api_url,
         PASS_HTTP_PORT=str(port),
+        # The worker's scans (crash recovery, cards Slack missed) every second instead of 15.
+        PASS_POLICY_DIR=str(policy_dir(tmp_path, recovery_scan_interval_s=1)),
     )
     serve_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
     serve = _start(["serve"], env, serve_log)
@@ -118,14 +121,22 @@ async def test_serve_and_worker_processes_take_a_plan_from_slack_to_a_staged_car
             (run,) = await store.list_runs()
             assert run.status is RunStatus.QUEUED
 
+            # Slack's API goes down while the worker plans: the run goes on without it.
+            fake_slack.down = True
             worker = _start(["worker", "--concurrency", "2"], env, worker_log)
 
-            async def staged() -> bool:
-                return (await store.get(run.run_id)).status is RunStatus.AWAITING_APPROVAL and any(
-                    "Waiting for approval" in str(u.get("blocks")) for u in fake_slack.of("chat.update")
-                )
+            async def planned() -> bool:
+                return (await store.get(run.run_id)).status is RunStatus.AWAITING_APPROVAL
 
-            await _until(staged, "the worker planning the run and updating the card", worker_log)
+            await _until(planned, "the worker planning the run", worker_log)
+            assert not fake_slack.of("chat.update")
+
+            async def card_staged() -> bool:
+                return any("Waiting for approval" in str(u.get("blocks")) for u in fake_slack.of("chat.update"))
+
+            # Slack is back: the worker's catch-up scan draws the card it missed.
+            fake_slack.down = False
+            await _until(card_staged, "the worker redrawing the card once Slack was back", worker_log)
     finally:
         codes = [_stop(serve)] + ([_stop(worker)] if worker else [])
     assert codes == [0] * len(codes), "both processes stop cleanly on SIGTERM"
