@@ -345,7 +345,7 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
         repo_checks=checks,
         verify_reporter=reporter,
     )
-    recovery = RecoveryService(container.runs, leases, queue)
+    recovery = RecoveryService(container.runs, container.approvals, leases, queue)
     stop = asyncio.Event()
     scanning = asyncio.create_task(recovery_loop(recovery, limits.recovery_scan_interval_s, stop=stop))
     log.info("worker.recovery", lease_ttl_s=limits.worker_lease_ttl_s, scan_s=limits.recovery_scan_interval_s)

@@ -21,6 +21,7 @@ from bot.domain.status import RunStatus
 from bot.domain.windows import parse_window
 from bot.errors import BadInput, RunNotFound
 from bot.logging import get_logger
+from bot.services.approvals import Approvals
 from bot.services.digest import DigestNotSent, DigestService
 from bot.services.runs import RunService
 from bot.slack import blocks
@@ -52,6 +53,7 @@ class Requester:
 @dataclass
 class SlackFlows:
     runs: RunService
+    approvals: Approvals
     queue: JobQueue
     client: AsyncWebClient
     cards: CardStore
@@ -123,7 +125,7 @@ class SlackFlows:
         rule = self.runs.policies.approvals.rule_for(run)
         groups = await approver_groups(self.client, rule, user)
         via = "slack" if selected is None else f"slack (selected {len(selected)} item(s))"
-        outcome = await self.runs.approve(
+        outcome = await self.approvals.approve(
             value.run_id, user=user, via=via, plan_hash=value.plan_hash, user_groups=groups, selected_keys=selected
         )
         if outcome.now_approved:
@@ -138,7 +140,7 @@ class SlackFlows:
     async def reject(self, ctx: ModalContext, user: str, reason: str, reply: Reply) -> None:
         run = await self.store.get(ctx.run_id)
         groups = await approver_groups(self.client, self.runs.policies.approvals.rule_for(run), user)
-        outcome = await self.runs.reject(ctx.run_id, user=user, reason=reason, via="slack", user_groups=groups)
+        outcome = await self.approvals.reject(ctx.run_id, user=user, reason=reason, via="slack", user_groups=groups)
         if not outcome.accepted:
             await reply(blocks.notice(f":no_entry: {esc(outcome.message)} (run `{esc(ctx.run_id)}`)"))
 
