@@ -27,6 +27,7 @@ from bot.planner.heuristic import HeuristicPlanner, plan_heuristically  # noqa: 
 from bot.planner.port import Planner  # noqa: E402
 from bot.planner.prd import parse_prd  # noqa: E402
 from bot.policies import Policies  # noqa: E402
+from bot.services.approvals import Approvals  # noqa: E402
 from bot.services.dry_run import DryRunSyncer  # noqa: E402
 from bot.services.runs import RunService  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -48,12 +49,13 @@ async def full_pipeline(raw: bytes, data_dir: Path, rounds: int, *, sandboxed: b
         # As `passbot plan` runs it: the heuristic planner inside the sandboxed agent.
         planner, _ = build_planner(Settings(PASS_DATA_DIR=str(data_dir)), handle, store)
     runs = RunService(store, planner, DryRunSyncer(data_dir / "runs", reason="bench"), Policies())
+    approvals = Approvals(store, runs.policies, changed=runs.notify)
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
         run, _ = await runs.submit(raw, source=Source.CLI, requester="bench")
         run = await runs.execute(run.run_id)
-        await runs.approve(run.run_id, user="bench", via="bench", plan_hash=run.plan_hash, operator=True)
+        await approvals.approve(run.run_id, user="bench", via="bench", plan_hash=run.plan_hash, operator=True)
         await runs.sync(run.run_id)
         times.append(time.perf_counter() - start)
     await handle.close()

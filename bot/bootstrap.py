@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.adapters.github_tracker import GitHubTracker
@@ -19,6 +19,7 @@ from bot.policies import Policies, load_policies
 from bot.sandbox.broker import RecordFn
 from bot.sandbox.command_policy import DEFAULT_COMMANDS_FILE, CommandPolicy, load_command_policy
 from bot.sandbox.sandboxed_planner import SandboxedPlanner
+from bot.services.approvals import Approvals
 from bot.services.digest import DigestSender, DigestService
 from bot.services.dry_run import DryRunSyncer
 from bot.services.github_sync import GitHubSyncer
@@ -39,6 +40,12 @@ class Container:
     syncer: Syncer
     runs: RunService
     llm: OpenAILlmClient | None = None
+    # The stop-line, built from `runs` so that it works on the same store and policies and its
+    # changes reach the same listeners (the cards).
+    approvals: Approvals = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.approvals = Approvals(self.runs.store, self.runs.policies, changed=self.runs.notify)
 
     async def close(self) -> None:
         if self.llm is not None:

@@ -141,7 +141,7 @@ async def cmd_approve(c: Container, args: argparse.Namespace) -> int:
 async def _approve_and_sync(c: Container, run: Run, *, yes: bool) -> Run | None:
     """The operator's approval of a CLI run (recorded with how it was given), then the sync.
     None when the approval is refused (the reason is on stderr)."""
-    outcome = await c.runs.approve(
+    outcome = await c.approvals.approve(
         run.run_id,
         user=f"cli:{getpass.getuser()}",
         via="cli --yes" if yes else "cli prompt",
@@ -155,7 +155,7 @@ async def _approve_and_sync(c: Container, run: Run, *, yes: bool) -> Run | None:
 
 
 async def cmd_reject(c: Container, args: argparse.Namespace) -> int:
-    outcome = await c.runs.reject(args.run_id, user=f"cli:{getpass.getuser()}", reason=args.reason, via="cli")
+    outcome = await c.approvals.reject(args.run_id, user=f"cli:{getpass.getuser()}", reason=args.reason, via="cli")
     _say(outcome.message)
     return EXIT_OK if outcome.accepted else EXIT_ERROR
 

@@ -346,7 +346,7 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
         repo_checks=checks,
         verify_reporter=reporter,
     )
-    recovery = RecoveryService(container.runs, leases, queue)
+    recovery = RecoveryService(container.runs, container.approvals, leases, queue)
     stop = asyncio.Event()
     scans: list[Callable[[], Awaitable[object]]] = [recovery.scan]
     if notifier is not None:

@@ -9,9 +9,10 @@ import redis.asyncio as aioredis
 from bot.adapters.redis_store import RedisRunStore
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Policies
+from bot.services.approvals import Approvals
 from bot.services.dry_run import DryRunSyncer
 from bot.services.runs import RunService
-from tests.helpers import RedisProcess
+from tests.helpers import RedisProcess, stop_line
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +40,8 @@ def store(redis_client: aioredis.Redis) -> RedisRunStore:
 @pytest.fixture
 def runs(store: RedisRunStore, tmp_path: Path) -> RunService:
     return RunService(store, HeuristicPlanner(), DryRunSyncer(tmp_path / "runs", reason="test"), Policies())
+
+
+@pytest.fixture
+def approvals(runs: RunService) -> Approvals:
+    return stop_line(runs)

@@ -10,11 +10,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.services.approvals import Approvals
+from bot.services.runs import RunService
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PRDS = FIXTURES / "prd"
 REPO_ROOT = Path(__file__).parent.parent
 REAL_PRDS = sorted(p for p in PRDS.glob("*.md") if not p.name.startswith("01_"))
 TEMPLATE_PRD = PRDS / "01_taskmaster_example_prd_template.md"
+
+
+def stop_line(runs: RunService) -> Approvals:
+    """The stop-line over the same store, policies and listeners as `runs`, as the container wires it."""
+    return Approvals(runs.store, runs.policies, changed=runs.notify)
 
 
 def free_port() -> int:

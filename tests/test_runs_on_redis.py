@@ -12,8 +12,9 @@ from bot.domain.models import Actor, Source
 from bot.domain.status import RunStatus
 from bot.errors import IllegalTransition, TransitionConflict
 from bot.policies import ApprovalPolicy, ApprovalRule, Policies
+from bot.services.approvals import Approvals
 from bot.services.runs import RunService
-from tests.helpers import PRDS, TEMPLATE_PRD
+from tests.helpers import PRDS, TEMPLATE_PRD, stop_line
 
 TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_bytes()
 
@@ -67,26 +68,28 @@ async def test_two_workers_racing_on_one_run_move_it_once(runs: RunService, stor
     assert sum(1 for r in results if isinstance(r, TransitionConflict)) == 4
 
 
-async def test_the_requester_cannot_approve_their_own_run(runs: RunService) -> None:
+async def test_the_requester_cannot_approve_their_own_run(runs: RunService, approvals: Approvals) -> None:
     run_id = await _staged(runs, requester="U_REQ")
-    outcome = await runs.approve(run_id, user="U_REQ", via="slack", plan_hash=None)
+    outcome = await approvals.approve(run_id, user="U_REQ", via="slack", plan_hash=None)
     assert not outcome.accepted and "someone else" in outcome.message
     assert outcome.run.status is RunStatus.AWAITING_APPROVAL
 
 
-async def test_a_stale_plan_hash_is_refused(runs: RunService) -> None:
+async def test_a_stale_plan_hash_is_refused(runs: RunService, approvals: Approvals) -> None:
     run_id = await _staged(runs)
-    outcome = await runs.approve(run_id, user="U_OTHER", via="slack", plan_hash="0" * 64)
+    outcome = await approvals.approve(run_id, user="U_OTHER", via="slack", plan_hash="0" * 64)
     assert not outcome.accepted and "older version" in outcome.message
 
 
-async def test_double_click_and_two_approvers_at_once_approve_once(runs: RunService, store: RedisRunStore) -> None:
+async def test_double_click_and_two_approvers_at_once_approve_once(
+    runs: RunService, approvals: Approvals, store: RedisRunStore
+) -> None:
     run_id = await _staged(runs)
     plan_hash = (await store.get(run_id)).plan_hash
     outcomes = await asyncio.gather(
-        runs.approve(run_id, user="U_A", via="slack", plan_hash=plan_hash),
-        runs.approve(run_id, user="U_A", via="slack", plan_hash=plan_hash),
-        runs.approve(run_id, user="U_B", via="slack", plan_hash=plan_hash),
+        approvals.approve(run_id, user="U_A", via="slack", plan_hash=plan_hash),
+        approvals.approve(run_id, user="U_A", via="slack", plan_hash=plan_hash),
+        approvals.approve(run_id, user="U_B", via="slack", plan_hash=plan_hash),
     )
     assert sum(o.now_approved for o in outcomes) == 1
     run = await store.get(run_id)
@@ -105,9 +108,10 @@ async def test_large_backlog_needs_two_distinct_approvers(store: RedisRunStore, 
         store, HeuristicPlanner(), DryRunSyncer(tmp_path, reason="t"), Policies(approvals=ApprovalPolicy(default=rule))
     )
     run_id = await _staged(runs)
-    first = await runs.approve(run_id, user="U_A", via="slack", plan_hash=None)
+    approvals = stop_line(runs)
+    first = await approvals.approve(run_id, user="U_A", via="slack", plan_hash=None)
     assert first.accepted and not first.now_approved and "1 of 2" in first.message
-    second = await runs.approve(run_id, user="U_B", via="slack", plan_hash=None)
+    second = await approvals.approve(run_id, user="U_B", via="slack", plan_hash=None)
     assert second.now_approved
 
 
@@ -139,10 +143,10 @@ async def test_a_crashing_planner_fails_the_run_with_a_diagnosis(store: RedisRun
 
 
 async def test_every_transition_of_a_full_run_is_audited_and_the_chain_holds(
-    runs: RunService, store: RedisRunStore
+    runs: RunService, approvals: Approvals, store: RedisRunStore
 ) -> None:
     run_id = await _staged(runs)
-    await runs.approve(run_id, user="U_OK", via="slack", plan_hash=None)
+    await approvals.approve(run_id, user="U_OK", via="slack", plan_hash=None)
     await runs.sync(run_id)
     run = await store.get(run_id)
     events = [e for _, e in await store.audit_events(run_id=run_id)]

@@ -25,6 +25,7 @@ from bot.domain.recovery import PLANNING_STEPS, Action, JobState, Recovery, deci
 from bot.domain.status import RunStatus
 from bot.errors import RunNotFound, StoreUnavailable, TransitionConflict
 from bot.logging import get_logger
+from bot.services.approvals import Approvals
 from bot.services.runs import RunService
 
 log = get_logger(__name__)
@@ -54,8 +55,9 @@ def job_kind(status: RunStatus) -> JobKind:
 
 
 class RecoveryService:
-    def __init__(self, runs: RunService, leases: RunLeases, queue: RecoveryQueue) -> None:
+    def __init__(self, runs: RunService, approvals: Approvals, leases: RunLeases, queue: RecoveryQueue) -> None:
         self.runs = runs
+        self.approvals = approvals
         self.leases = leases
         self.queue = queue
         self.limits = runs.policies.limits
@@ -77,7 +79,7 @@ class RecoveryService:
 
     async def _expire_if_due(self, run: Run) -> None:
         try:
-            expired = await self.runs.expire_if_due(run.run_id)
+            expired = await self.approvals.expire_if_due(run.run_id)
         except (TransitionConflict, RunNotFound):
             return  # approved or rejected in the meantime
         if expired.status is RunStatus.EXPIRED:

@@ -1,4 +1,8 @@
-"""The run pipeline: submit, execute (check → plan → verify → stage), approve, reject, sync.
+"""The run pipeline: submit, execute (check → plan → verify → stage), then, once approved, sync.
+
+The stop-line between staging and sync (approve, reject, expire) is bot/services/approvals.py; it
+tells the same listeners of its changes through `RunService.notify`. The sync stays here: it ends
+a run the way the other steps do (blocked, failed, waiting), with the same helpers.
 
 Every step is a compare-and-set on the store, so a Slack retry, a double click or two workers
 never move one run twice. A *failure the user can fix* (template PRD, missing token, cost cap)
@@ -9,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from bot.adapters.redis_store import RedisRunStore
@@ -18,10 +21,8 @@ from bot.domain.diagnosis import diagnose, exc_diagnosis
 from bot.domain.injection import find_agent_directives
 from bot.domain.models import (
     Actor,
-    Approval,
     Failure,
     Finding,
-    Plan,
     Prd,
     RequirementCheck,
     Run,
@@ -46,7 +47,7 @@ from bot.errors import (
 )
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
-from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
+from bot.policies import Policies
 from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum, SandboxError
 from bot.services.issue_tracker import TrackerRateLimited, TrackerUnavailable
 from bot.services.ports import Syncer, SyncProgress
@@ -58,15 +59,6 @@ RunListener = Callable[[Run], Awaitable[None]]
 
 class RepoVerifier(Protocol):
     async def verify(self, target: str) -> RepoVerification: ...
-
-
-@dataclass(frozen=True)
-class ApprovalOutcome:
-    accepted: bool
-    run: Run
-    message: str
-    # True when this click completed the approvals: the caller starts the sync (once).
-    now_approved: bool = False
 
 
 def new_run_id() -> str:
@@ -95,7 +87,9 @@ class RunService:
     def add_listener(self, listener: RunListener) -> None:
         self._listeners.append(listener)
 
-    async def _changed(self, run: Run) -> None:
+    async def notify(self, run: Run) -> None:
+        """Tell every listener that `run` changed (the stop-line in bot/services/approvals.py calls
+        this too, so one set of listeners follows every change)."""
         for listener in self._listeners:
             await listener(run)
 
@@ -139,7 +133,7 @@ class RunService:
             detail={"prd_sha256": prd.sha256, "repo": repo, "channel": channel},
         )
         if created:
-            await self._changed(run)
+            await self.notify(run)
         return run, created
 
     def _sync_target(self, repo: str | None) -> SyncResult:
@@ -220,7 +214,7 @@ class RunService:
 
     async def _plan(self, run: Run) -> Run:
         assert run.prd is not None
-        await self._changed(run)
+        await self.notify(run)
         context = PlanningContext(
             run_id=run.run_id,
             repo=run.repo,
@@ -261,7 +255,7 @@ class RunService:
 
     async def _verify(self, run: Run) -> Run:
         assert run.prd is not None and run.plan is not None
-        await self._changed(run)
+        await self.notify(run)
         report = verify_backlog(run.prd, run.plan, max_items=self.policies.limits.max_items_per_run)
         earlier = run.verification.findings if run.verification else []
         findings: list[Finding] = [*earlier, *report.findings]
@@ -292,7 +286,7 @@ class RunService:
             reason="" if final.passed else f"verification failed: {len(final.errors)} error(s)",
             detail={"plan_hash": plan_hash, "passed": final.passed, "errors": len(final.errors)},
         )
-        await self._changed(run)
+        await self.notify(run)
         return run
 
     async def _repo_findings(self, repo: str) -> list[Finding]:
@@ -345,7 +339,7 @@ class RunService:
             reason=reason,
             detail={"missing": [c.name for c in checks if not c.ok]},
         )
-        await self._changed(run)
+        await self.notify(run)
         return run
 
     async def _fail(self, run_id: str, exc: BaseException) -> Run:
@@ -368,7 +362,7 @@ class RunService:
             reason=failure.message,
             detail={"step": failure.step, "diagnosis": failure.diagnosis},
         )
-        await self._changed(run)
+        await self.notify(run)
         return run
 
     # --- hand-over between workers ------------------------------------------------------------
@@ -388,7 +382,7 @@ class RunService:
             mutate=lambda r: r.model_copy(update={"recoveries": r.recoveries + int(recovered)}),
             reason=reason,
         )
-        await self._changed(run)
+        await self.notify(run)
         return run
 
     async def note_waiting(self, run_id: str, expected: RunStatus, waiting: str | None) -> Run:
@@ -406,156 +400,11 @@ class RunService:
             mutate=lambda r: r.model_copy(update={"waiting": waiting}),
             reason=waiting or "",
         )
-        await self._changed(run)
+        await self.notify(run)
         return run
 
     async def _move(self, run_id: str, expected: RunStatus, target: RunStatus, action: str) -> Run:
         return await self.store.transition(run_id, expected, target, actor=Actor.SYSTEM, actor_id="pass", action=action)
-
-    # --- the stop-line -------------------------------------------------------------------------
-
-    async def approve(
-        self,
-        run_id: str,
-        *,
-        user: str,
-        via: str,
-        plan_hash: str | None,
-        user_groups: frozenset[str] = frozenset(),
-        operator: bool = False,
-        selected_keys: frozenset[str] | None = None,
-    ) -> ApprovalOutcome:
-        """Record one approval. `operator=True` is the CLI operator of a CLI run (the policy's
-        "approved at the terminal" rule). Refusals are values with a reason, never exceptions.
-
-        `selected_keys` approves only those work items: the run's plan becomes that selection (its
-        plan hash with it), in the same atomic step as the approval. Approvals given for another
-        version of the plan do not count towards the new one."""
-        run = await self.store.get(run_id)
-        refusal = self._refusal(run, user, plan_hash, user_groups, operator)
-        narrowed: Plan | None = None
-        if refusal is None and selected_keys is not None and run.plan is not None:
-            narrowed, refusal = select_items(run.plan, selected_keys)
-        if refusal is not None:
-            await self.store.record(run_id, actor=Actor.HUMAN, actor_id=user, action="approval.refused", reason=refusal)
-            return ApprovalOutcome(False, run, refusal)
-        rule = self.policies.approvals.rule_for(run)
-        needed = 1 if operator else approvals_needed(rule, run)
-        seen_hash = run.plan_hash
-
-        def add(r: Run) -> Run:
-            if r.plan_hash != seen_hash:
-                # The plan changed between the read above and this transaction.
-                raise _StalePlan()
-            if narrowed is not None:
-                r = r.model_copy(update={"plan": narrowed, "plan_hash": narrowed.content_hash()})
-            if any(a.user == user and a.decision == "approve" and a.plan_hash == r.plan_hash for a in r.approvals):
-                return r
-            approval = Approval(user=user, via=via, plan_hash=r.plan_hash or "")
-            return r.model_copy(update={"approvals": [*r.approvals, approval]})
-
-        def decide(r: Run) -> RunStatus | None:
-            return RunStatus.APPROVED if _approvers(r) >= needed else None
-
-        detail: dict[str, object] = {"via": via, "plan_hash": run.plan_hash, "needed": needed}
-        if narrowed is not None and run.plan is not None:
-            kept = {i.key for i in narrowed.items}
-            detail["selected"] = sorted(kept)
-            detail["deselected"] = sorted(i.key for i in run.plan.items if i.key not in kept)
-            detail["approved_plan_hash"] = narrowed.content_hash()
-        try:
-            updated = await self.store.transition(
-                run_id,
-                RunStatus.AWAITING_APPROVAL,
-                decide,
-                actor=Actor.HUMAN,
-                actor_id=user,
-                action="approval.recorded",
-                mutate=add,
-                detail=detail,
-            )
-        except TransitionConflict as conflict:
-            latest = await self.store.get(run_id)
-            return ApprovalOutcome(False, latest, f"This run is already {conflict.actual.replace('_', ' ')}.")
-        except _StalePlan:
-            latest = await self.store.get(run_id)
-            return ApprovalOutcome(
-                False, latest, "The plan changed while you were approving it; approve the current card."
-            )
-        await self._changed(updated)
-        if updated.status is RunStatus.APPROVED:
-            return ApprovalOutcome(True, updated, f"Approved by {user}.", now_approved=True)
-        return ApprovalOutcome(True, updated, f"Approval recorded ({_approvers(updated)} of {needed}).")
-
-    def _refusal(
-        self, run: Run, user: str, plan_hash: str | None, groups: frozenset[str], operator: bool
-    ) -> str | None:
-        if run.status is not RunStatus.AWAITING_APPROVAL:
-            return f"This run is {run.status.value.replace('_', ' ')}; there is nothing to approve."
-        if plan_hash is not None and plan_hash != run.plan_hash:
-            return "This button belongs to an older version of the plan; approve the current card instead."
-        rule = self.policies.approvals.rule_for(run)
-        staged_at = run.entered_at(RunStatus.AWAITING_APPROVAL) or run.updated_at
-        if utcnow() > approval_deadline(rule, staged_at):
-            return "This plan's approval window has passed; start a new run."
-        if operator:
-            if run.source is not Source.CLI:
-                return "Only runs started from the CLI are approved at the terminal."
-            return None
-        if any(a.user == user and a.decision == "approve" and a.plan_hash == run.plan_hash for a in run.approvals):
-            return "You have already approved this run."
-        decision = may_approve(rule, run, user, groups)
-        return None if decision.allowed else decision.reason
-
-    async def reject(
-        self,
-        run_id: str,
-        *,
-        user: str,
-        reason: str = "",
-        via: str = "slack",
-        user_groups: frozenset[str] = frozenset(),
-    ) -> ApprovalOutcome:
-        run = await self.store.get(run_id)
-        rule = self.policies.approvals.rule_for(run)
-        # Whoever may approve may reject (the requester too: withdrawing one's own plan is fine).
-        decision = may_approve(rule.model_copy(update={"allow_requester": True}), run, user, user_groups)
-        if not decision.allowed:
-            return ApprovalOutcome(False, run, decision.reason)
-        rejection = Approval(user=user, decision="reject", via=via, plan_hash=run.plan_hash or "", reason=reason)
-        try:
-            updated = await self.store.transition(
-                run_id,
-                RunStatus.AWAITING_APPROVAL,
-                RunStatus.REJECTED,
-                actor=Actor.HUMAN,
-                actor_id=user,
-                action="run.rejected",
-                mutate=lambda r: r.model_copy(update={"approvals": [*r.approvals, rejection]}),
-                reason=reason,
-            )
-        except TransitionConflict as conflict:
-            latest = await self.store.get(run_id)
-            return ApprovalOutcome(False, latest, f"This run is already {conflict.actual.replace('_', ' ')}.")
-        await self._changed(updated)
-        return ApprovalOutcome(True, updated, f"Rejected by {user}.")
-
-    async def expire_if_due(self, run_id: str) -> Run:
-        run = await self.store.get(run_id)
-        rule = self.policies.approvals.rule_for(run)
-        staged_at = run.entered_at(RunStatus.AWAITING_APPROVAL) or run.updated_at
-        if run.status is RunStatus.AWAITING_APPROVAL and utcnow() > approval_deadline(rule, staged_at):
-            run = await self.store.transition(
-                run_id,
-                RunStatus.AWAITING_APPROVAL,
-                RunStatus.EXPIRED,
-                actor=Actor.SYSTEM,
-                actor_id="pass",
-                action="run.expired",
-                reason="approval window passed",
-            )
-            await self._changed(run)
-        return run
 
     # --- sync ----------------------------------------------------------------------------------
 
@@ -583,7 +432,7 @@ class RunService:
             action="sync.started" if not resume else "sync.resumed",
             mutate=lambda r: r.model_copy(update={"waiting": None}),
         )
-        await self._changed(run)
+        await self.notify(run)
         try:
             missing = [c for c in await self.syncer.check_requirements(run) if not c.ok]
             if missing:
@@ -615,30 +464,5 @@ class RunService:
                 "target": result.target,
             },
         )
-        await self._changed(run)
+        await self.notify(run)
         return run
-
-
-class _StalePlan(PassError):
-    """Raised inside an approval's transaction when the plan hash moved under it."""
-
-
-def _approvers(run: Run) -> int:
-    """Distinct people who approved the run's current plan (its current hash)."""
-    return len({a.user for a in run.approvals if a.decision == "approve" and a.plan_hash == run.plan_hash})
-
-
-def select_items(plan: Plan, keys: frozenset[str]) -> tuple[Plan | None, str | None]:
-    """The plan narrowed to `keys` (dependencies on dropped items removed), or why not."""
-    known = {i.key for i in plan.items}
-    unknown = sorted(keys - known)
-    if unknown:
-        return None, f"These items are not in the plan: {', '.join(unknown[:5])}."
-    if not keys:
-        return None, "Select at least one item to approve, or reject the plan."
-    if keys == known:
-        return None, None
-    items = [
-        i.model_copy(update={"depends_on": [d for d in i.depends_on if d in keys]}) for i in plan.items if i.key in keys
-    ]
-    return plan.model_copy(update={"items": items}), None

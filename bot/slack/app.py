@@ -80,6 +80,7 @@ def build_slack_app(
     fetcher = github if github is not None else GitHubFileFetcher.from_settings(settings)
     flows = SlackFlows(
         runs=container.runs,
+        approvals=container.approvals,
         queue=queue,
         client=client,
         cards=cards,

@@ -17,8 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import BadInput, StoreUnavailable
 from bot.logging import get_logger
-from bot.slack import blocks
 from bot.slack.actions import ButtonValue, ModalContext
+from bot.slack.answer_blocks import error_message
+from bot.slack.block_kit import notice
 from bot.slack.mrkdwn import esc
 from bot.slack.notifier import SLACK_ERRORS
 
@@ -76,18 +77,18 @@ async def handle_error(error: Exception, body: dict[str, Any], client: AsyncWebC
     channel, user = _where(body)
     run_id = _run_id(body)
     if isinstance(error, BadInput):
-        answer = blocks.notice(f":warning: {esc(str(error))}")
+        answer = notice(f":warning: {esc(str(error))}")
     elif isinstance(error, STORE_DOWN):
         # Fail closed: whatever the person asked for (a plan, an approval) did not happen.
         log.error("slack.store_unavailable", run_id=run_id, exc_info=error)
-        answer = blocks.notice(
+        answer = notice(
             ":warning: PASS cannot reach its store (Redis) right now, so nothing was approved or started. "
             "Try again in a minute; PASS reconnects by itself."
         )
     else:
         reference = uuid.uuid4().hex[:10]
         log.error("slack.listener_failed", reference=reference, run_id=run_id, what=_what(body), exc_info=error)
-        answer = blocks.error_message(_what(body), run_id, reference)
+        answer = error_message(_what(body), run_id, reference)
     if channel is None or user is None:
         return
     try:

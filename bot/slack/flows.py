@@ -21,13 +21,17 @@ from bot.domain.status import RunStatus
 from bot.domain.windows import parse_window
 from bot.errors import BadInput, RunNotFound
 from bot.logging import get_logger
+from bot.services.approvals import Approvals
 from bot.services.digest import DigestNotSent, DigestService
 from bot.services.runs import RunService
-from bot.slack import blocks
 from bot.slack.actions import ButtonValue, ModalContext
+from bot.slack.answer_blocks import status_list
 from bot.slack.approvers import approver_groups
+from bot.slack.block_kit import Message, message, notice
+from bot.slack.card_blocks import status_card
 from bot.slack.cards import CardStore
 from bot.slack.commands import GitHubPrd, PlanCommand
+from bot.slack.modal_blocks import reject_modal, select_items_modal
 from bot.slack.mrkdwn import esc
 from bot.slack.notifier import SlackNotifier
 from bot.slack.prd_sources import PrdSources
@@ -35,7 +39,7 @@ from bot.slack.stats_blocks import stats_blocks
 
 log = get_logger(__name__)
 
-Reply = Callable[[blocks.Message], Awaitable[None]]
+Reply = Callable[[Message], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Requester:
 @dataclass
 class SlackFlows:
     runs: RunService
+    approvals: Approvals
     queue: JobQueue
     client: AsyncWebClient
     cards: CardStore
@@ -98,14 +103,14 @@ class SlackFlows:
                 workspace=who.team,
             )
         except BadInput as exc:
-            await reply(blocks.notice(f":page_facing_up: {esc(str(exc))}"))
+            await reply(notice(f":page_facing_up: {esc(str(exc))}"))
             return None
         if not created:
             log.info("slack.plan_redelivered", run_id=run.run_id, dedupe=dedupe)
             return run
         if await self.cards.get(run.run_id) is None:
             await reply(
-                blocks.notice(
+                notice(
                     f"Run `{run.run_id}` is planning, but Slack did not take its card here. If PASS is "
                     "not in this channel, invite it (`/invite @PASS`) to see the plan and approve it; "
                     "if Slack is having trouble, the card appears here once Slack is back."
@@ -124,7 +129,7 @@ class SlackFlows:
         rule = self.runs.policies.approvals.rule_for(run)
         groups = await approver_groups(self.client, rule, user)
         via = "slack" if selected is None else f"slack (selected {len(selected)} item(s))"
-        outcome = await self.runs.approve(
+        outcome = await self.approvals.approve(
             value.run_id, user=user, via=via, plan_hash=value.plan_hash, user_groups=groups, selected_keys=selected
         )
         if outcome.now_approved:
@@ -134,14 +139,14 @@ class SlackFlows:
             log.info("slack.approved", run_id=value.run_id, user=user)
             return
         mark = ":white_check_mark:" if outcome.accepted else ":no_entry:"
-        await reply(blocks.notice(f"{mark} {esc(outcome.message)} (run `{esc(value.run_id)}`)"))
+        await reply(notice(f"{mark} {esc(outcome.message)} (run `{esc(value.run_id)}`)"))
 
     async def reject(self, ctx: ModalContext, user: str, reason: str, reply: Reply) -> None:
         run = await self.store.get(ctx.run_id)
         groups = await approver_groups(self.client, self.runs.policies.approvals.rule_for(run), user)
-        outcome = await self.runs.reject(ctx.run_id, user=user, reason=reason, via="slack", user_groups=groups)
+        outcome = await self.approvals.reject(ctx.run_id, user=user, reason=reason, via="slack", user_groups=groups)
         if not outcome.accepted:
-            await reply(blocks.notice(f":no_entry: {esc(outcome.message)} (run `{esc(ctx.run_id)}`)"))
+            await reply(notice(f":no_entry: {esc(outcome.message)} (run `{esc(ctx.run_id)}`)"))
 
     async def open_modal(
         self, value: ButtonValue, *, trigger_id: str, channel: str | None, kind: str, reply: Reply
@@ -149,15 +154,13 @@ class SlackFlows:
         """Open the reject or choose-items modal, unless the run has already been decided."""
         run = await self.store.get(value.run_id)
         if run.status is not RunStatus.AWAITING_APPROVAL:
-            await reply(
-                blocks.notice(f"Run `{run.run_id}` is {run.status.value.replace('_', ' ')}; nothing to decide.")
-            )
+            await reply(notice(f"Run `{run.run_id}` is {run.status.value.replace('_', ' ')}; nothing to decide."))
             return
         if run.plan_hash != value.plan_hash:
-            await reply(blocks.notice("This card shows an older version of the plan; use the current card."))
+            await reply(notice("This card shows an older version of the plan; use the current card."))
             return
         ctx = ModalContext(run_id=run.run_id, plan_hash=value.plan_hash, channel=channel)
-        view = blocks.reject_modal(run, ctx) if kind == "reject" else blocks.select_items_modal(run, ctx)
+        view = reject_modal(run, ctx) if kind == "reject" else select_items_modal(run, ctx)
         await self.client.views_open(trigger_id=trigger_id, view=view)
 
     # --- questions -----------------------------------------------------------------------------
@@ -165,37 +168,37 @@ class SlackFlows:
     async def status(self, run_id: str | None, channel: str, reply: Reply) -> None:
         if run_id is None:
             recent = [r for r in await self.store.list_runs(limit=200) if r.channel == channel][:10]
-            await reply(blocks.status_list(recent, utcnow()))
+            await reply(status_list(recent, utcnow()))
             return
         try:
             run = await self.store.get(run_id)
         except RunNotFound:
-            await reply(blocks.notice(f"There is no run `{esc(run_id)}`."))
+            await reply(notice(f"There is no run `{esc(run_id)}`."))
             return
-        await reply(blocks.status_card(run, self.notifier.context(run)))
+        await reply(status_card(run, self.notifier.context(run)))
 
     async def stats(self, window: str, reply: Reply) -> None:
         """The five metrics over the window (lead time, pass rate, retries, tokens, diagnosis)."""
         now = utcnow()
         runs = await self.store.list_runs(limit=100_000, since=now - parse_window(window))
         summary = metrics_summary(runs, window, now=now)
-        await reply(blocks.message(f"PASS stats, last {window}", stats_blocks(summary)))
+        await reply(message(f"PASS stats, last {window}", stats_blocks(summary)))
 
     async def digest(self, channel: str, reply: Reply) -> None:
         """Post this channel's digest now (the schedule is not moved)."""
         if self.digests is None:
-            await reply(blocks.notice("Digests are not available in this PASS deployment."))
+            await reply(notice("Digests are not available in this PASS deployment."))
             return
         try:
             await self.digests().send_now(channel)
         except DigestNotSent as exc:
-            await reply(blocks.notice(f":warning: {esc(str(exc))}"))
+            await reply(notice(f":warning: {esc(str(exc))}"))
 
     async def verify(self, repo: str, who: Requester, request_id: str, reply: Reply) -> None:
         """Queue the repo's checks; the worker reports the findings to this person, here."""
         await self.queue.enqueue(JobKind.VERIFY_REPO, request_id, repo=repo, channel=who.channel, user=who.user)
         await reply(
-            blocks.notice(
+            notice(
                 f":hourglass_flowing_sand: Checking `{esc(repo)}` in the sandbox (lint, types, tests, security). "
                 "The findings will appear here, only for you."
             )

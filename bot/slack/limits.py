@@ -1,8 +1,9 @@
 """Slack's Block Kit limits as a pure checker: a payload in, the broken limits out.
 
 Limits are those Slack documents and slack_sdk validates (see tests/fixtures/slack/SLACK_FACTS.md):
-a message over them is refused by Slack (`invalid_blocks`) or silently truncated. The renderers in
-`blocks.py` are written to stay inside them; tests run every payload PASS sends through here.
+a message over them is refused by Slack (`invalid_blocks`) or silently truncated. The renderers
+(`block_kit.py` and the `*_blocks.py` beside it) are written to stay inside them; tests run every
+payload PASS sends through here.
 """
 
 from __future__ import annotations

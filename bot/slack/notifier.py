@@ -28,9 +28,11 @@ from bot.domain.status import RunStatus
 from bot.logging import get_logger
 from bot.policies import Policies, approval_deadline, approvals_needed
 from bot.services.ports import SyncProgress
-from bot.slack.blocks import CardContext, Message, status_card, synced_pages, thread_details
+from bot.slack.block_kit import Message
+from bot.slack.card_blocks import CardContext, status_card
 from bot.slack.cards import CardRef, CardStore
 from bot.slack.plan_document import plan_filename, plan_markdown
+from bot.slack.thread_blocks import synced_pages, thread_details
 
 log = get_logger(__name__)
 

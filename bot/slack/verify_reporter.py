@@ -8,7 +8,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logging import get_logger
-from bot.slack import blocks
+from bot.slack.answer_blocks import verification_message
+from bot.slack.block_kit import Message, notice
 from bot.slack.mrkdwn import esc
 from bot.verify.repo import RepoVerification
 
@@ -26,12 +27,12 @@ class SlackVerifyReporter:
         self._client = client
 
     async def report(self, channel: str, user: str, repo: str, result: RepoVerification) -> None:
-        await self._post(channel, user, blocks.verification_message(repo, result))
+        await self._post(channel, user, verification_message(repo, result))
 
     async def failed(self, channel: str, user: str, repo: str, reason: str) -> None:
-        await self._post(channel, user, blocks.notice(f":warning: `{esc(repo)}` was not verified: {esc(reason)}"))
+        await self._post(channel, user, notice(f":warning: `{esc(repo)}` was not verified: {esc(reason)}"))
 
-    async def _post(self, channel: str, user: str, message: blocks.Message) -> None:
+    async def _post(self, channel: str, user: str, message: Message) -> None:
         try:
             await self._client.chat_postEphemeral(channel=channel, user=user, **message)
         except SlackApiError as exc:

@@ -6,6 +6,7 @@ from bot.adapters.redis_store import RedisRunStore
 from bot.domain.audit import check_chain
 from bot.domain.models import Actor, Failure, Source
 from bot.domain.status import RunStatus
+from bot.services.approvals import Approvals
 from bot.services.diagnosis_posted import mark_diagnosis_posted
 from bot.services.runs import RunService
 from tests.helpers import PRDS
@@ -14,12 +15,12 @@ TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_bytes()
 
 
 async def test_every_transition_of_a_full_run_has_its_event_with_actor_and_run(
-    runs: RunService, store: RedisRunStore
+    runs: RunService, approvals: Approvals, store: RedisRunStore
 ) -> None:
     run, _ = await runs.submit(TINY, source=Source.SLACK, requester="U_REQ", channel="C1")
     run = await runs.execute(run.run_id)
     assert run.status is RunStatus.AWAITING_APPROVAL
-    await runs.approve(run.run_id, user="U_OK", via="slack", plan_hash=run.plan_hash)
+    await approvals.approve(run.run_id, user="U_OK", via="slack", plan_hash=run.plan_hash)
     run = await runs.sync(run.run_id)
     assert run.status is RunStatus.SYNCED
 
@@ -54,10 +55,12 @@ async def test_every_transition_of_a_full_run_has_its_event_with_actor_and_run(
     assert check_chain(await store.audit_entries(), head=await store.audit_head()).whole
 
 
-async def test_a_rejection_is_audited_with_who_and_why(runs: RunService, store: RedisRunStore) -> None:
+async def test_a_rejection_is_audited_with_who_and_why(
+    runs: RunService, approvals: Approvals, store: RedisRunStore
+) -> None:
     run, _ = await runs.submit(TINY, source=Source.SLACK, requester="U_REQ", channel="C1")
     await runs.execute(run.run_id)
-    await runs.reject(run.run_id, user="U_LEAD", reason="split it into two PRDs")
+    await approvals.reject(run.run_id, user="U_LEAD", reason="split it into two PRDs")
     last = (await store.audit_events(run_id=run.run_id))[-1][1]
     assert (last.action, last.actor, last.actor_id, last.status) == ("run.rejected", Actor.HUMAN, "U_LEAD", "rejected")
     assert last.reason == "split it into two PRDs"

@@ -20,7 +20,7 @@ from bot.services.dry_run import DryRunSyncer
 from bot.services.recovery import RecoveryService
 from bot.services.runs import RunService
 from bot.worker import build_worker, drain
-from tests.helpers import PRDS
+from tests.helpers import PRDS, stop_line
 
 TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
 LEASE_S = 5.0
@@ -51,7 +51,7 @@ async def _left_in(runs: RunService, status: RunStatus) -> Run:
         run = await runs.store.transition(run.run_id, run.status, step, actor=Actor.SYSTEM, actor_id="t", action="t")
     if status is RunStatus.SYNCING:
         run = await runs.execute(run.run_id)
-        outcome = await runs.approve(run.run_id, user="UAPP", via="test", plan_hash=run.plan_hash)
+        outcome = await stop_line(runs).approve(run.run_id, user="UAPP", via="test", plan_hash=run.plan_hash)
         assert outcome.now_approved
         run = await runs.store.transition(
             run.run_id, RunStatus.APPROVED, RunStatus.SYNCING, actor=Actor.SYSTEM, actor_id="t", action="sync.started"
@@ -64,7 +64,7 @@ async def test_a_run_left_planning_by_a_dead_worker_is_planned_again_but_not_whi
 ) -> None:
     runs = _service(store, tmp_path)
     leases = RunLeases(store.client, ttl_s=LEASE_S)
-    recovery = RecoveryService(runs, leases, queue)
+    recovery = RecoveryService(runs, stop_line(runs), leases, queue)
     run = await _left_in(runs, RunStatus.PLANNING)
 
     alive = await RunLeases(store.client, ttl_s=LEASE_S, worker="other-host:1").acquire(run.run_id)
@@ -85,7 +85,7 @@ async def test_a_run_that_keeps_losing_its_worker_fails_with_a_diagnosis(
     store: RedisRunStore, queue: SaqJobQueue, tmp_path: Path
 ) -> None:
     runs = _service(store, tmp_path, max_run_recoveries=1)
-    recovery = RecoveryService(runs, RunLeases(store.client, ttl_s=LEASE_S), queue)
+    recovery = RecoveryService(runs, stop_line(runs), RunLeases(store.client, ttl_s=LEASE_S), queue)
     run = await _left_in(runs, RunStatus.PLANNING)
     # It has lost a worker once already (planned again), and now loses another.
     await store.transition(
@@ -111,10 +111,11 @@ async def test_a_sync_whose_worker_died_is_resumed_and_an_approved_run_without_a
     store: RedisRunStore, queue: SaqJobQueue, tmp_path: Path
 ) -> None:
     runs = _service(store, tmp_path)
-    recovery = RecoveryService(runs, RunLeases(store.client, ttl_s=LEASE_S), queue)
+    approvals = stop_line(runs)
+    recovery = RecoveryService(runs, approvals, RunLeases(store.client, ttl_s=LEASE_S), queue)
     syncing = await _left_in(runs, RunStatus.SYNCING)
     approved = await runs.execute((await runs.submit(TINY, source=Source.API, requester="ci"))[0].run_id)
-    assert (await runs.approve(approved.run_id, user="UAPP", via="t", plan_hash=approved.plan_hash)).now_approved
+    assert (await approvals.approve(approved.run_id, user="UAPP", via="t", plan_hash=approved.plan_hash)).now_approved
 
     acted = {r.run_id: r.recovery.action.value for r in await recovery.scan()}
     assert acted == {syncing.run_id: "sync", approved.run_id: "sync"}
@@ -129,7 +130,7 @@ async def test_a_dead_worker_s_job_that_still_blocks_the_queue_is_cleared_and_th
     store: RedisRunStore, queue: SaqJobQueue, tmp_path: Path
 ) -> None:
     runs = _service(store, tmp_path, worker_lease_ttl_s=1)
-    recovery = RecoveryService(runs, RunLeases(store.client, ttl_s=1), queue)
+    recovery = RecoveryService(runs, stop_line(runs), RunLeases(store.client, ttl_s=1), queue)
     run = await _left_in(runs, RunStatus.QUEUED)
     await queue.enqueue(JobKind.EXECUTE_RUN, run.run_id)
     job = await queue.saq.dequeue(timeout=1)  # a worker took it, marked it active, and died
@@ -183,7 +184,7 @@ async def test_a_run_driven_in_the_foreground_keeps_its_lease_past_the_lease_tim
     """`passbot plan` drives its run itself: workers' recovery must not take it over meanwhile."""
     runs = _service(store, tmp_path, worker_lease_ttl_s=1)
     leases = RunLeases(store.client, ttl_s=1)
-    recovery = RecoveryService(runs, leases, queue)
+    recovery = RecoveryService(runs, stop_line(runs), leases, queue)
     run = await _left_in(runs, RunStatus.PLANNING)
     async with held(leases, run.run_id) as lease:
         assert lease is not None
@@ -206,7 +207,7 @@ async def test_a_plan_left_unapproved_past_its_window_is_expired_by_the_scan(
     runs = RunService(store, HeuristicPlanner(), DryRunSyncer(tmp_path / "out", reason="test"), policies)
     run, _ = await runs.submit(TINY, source=Source.SLACK, requester="UREQ", workspace="T1")
     run = await runs.execute(run.run_id)
-    recovery = RecoveryService(runs, RunLeases(store.client, ttl_s=LEASE_S), queue)
+    recovery = RecoveryService(runs, stop_line(runs), RunLeases(store.client, ttl_s=LEASE_S), queue)
 
     await recovery.scan()
     assert (await store.get(run.run_id)).status is RunStatus.AWAITING_APPROVAL  # still inside its window
@@ -214,5 +215,5 @@ async def test_a_plan_left_unapproved_past_its_window_is_expired_by_the_scan(
     await recovery.scan()
     expired = await store.get(run.run_id)
     assert expired.status is RunStatus.EXPIRED
-    late = await runs.approve(run.run_id, user="UAPP", via="test", plan_hash=expired.plan_hash)
+    late = await stop_line(runs).approve(run.run_id, user="UAPP", via="test", plan_hash=expired.plan_hash)
     assert not late.accepted

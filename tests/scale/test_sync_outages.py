@@ -24,7 +24,7 @@ from bot.services.runs import RunService
 from bot.services.write_pacing import RetryPolicy, WritePacer
 from bot.worker import build_worker, drain
 from tests.github.fake_github_api import SECONDARY_LIMIT_MESSAGE, FakeGitHub, Fault
-from tests.helpers import PRDS
+from tests.helpers import PRDS, stop_line
 
 TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
 TOKEN = "test-token-not-a-secret"
@@ -65,7 +65,7 @@ async def _approved(runs: RunService, queue: SaqJobQueue) -> str:
     run, _ = await runs.submit(TINY, source=Source.API, requester="ci", repo=REPO)
     run = await runs.execute(run.run_id)
     assert run.status is RunStatus.AWAITING_APPROVAL
-    assert (await runs.approve(run.run_id, user="UAPP", via="test", plan_hash=run.plan_hash)).now_approved
+    assert (await stop_line(runs).approve(run.run_id, user="UAPP", via="test", plan_hash=run.plan_hash)).now_approved
     await queue.enqueue(JobKind.SYNC_RUN, run.run_id)
     return run.run_id
 

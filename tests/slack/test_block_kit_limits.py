@@ -23,9 +23,12 @@ from bot.domain.models import (
 )
 from bot.domain.status import RunStatus
 from bot.services.runs import RunService
-from bot.slack import blocks
 from bot.slack.actions import ModalContext
+from bot.slack.block_kit import section
+from bot.slack.card_blocks import CardContext, status_card
 from bot.slack.limits import MESSAGE_BLOCKS, check_message, check_view
+from bot.slack.modal_blocks import reject_modal, select_items_modal
+from bot.slack.thread_blocks import synced_pages, thread_details
 from tests.helpers import PRDS
 
 ALL_PRDS = sorted(PRDS.glob("*.md"))
@@ -33,14 +36,14 @@ ALL_PRDS = sorted(PRDS.glob("*.md"))
 
 def _every_payload(run: Run) -> list[tuple[str, dict[str, object]]]:
     now = utcnow()
-    ctx = blocks.CardContext(now=now, approvals_needed=2, approval_deadline=now + timedelta(hours=72))
-    out: list[tuple[str, dict[str, object]]] = [("card", blocks.status_card(run, ctx))]
-    out += [("thread", m) for m in blocks.thread_details(run)]
+    ctx = CardContext(now=now, approvals_needed=2, approval_deadline=now + timedelta(hours=72))
+    out: list[tuple[str, dict[str, object]]] = [("card", status_card(run, ctx))]
+    out += [("thread", m) for m in thread_details(run)]
     if run.plan is not None and run.plan_hash is not None:
         modal = ModalContext(run_id=run.run_id, plan_hash=run.plan_hash, channel="C1")
         out += [
-            ("reject modal", blocks.reject_modal(run, modal)),
-            ("select modal", blocks.select_items_modal(run, modal)),
+            ("reject modal", reject_modal(run, modal)),
+            ("select modal", select_items_modal(run, modal)),
         ]
         long_reason = "x" * 1000
         decided = run.model_copy(
@@ -57,10 +60,10 @@ def _every_payload(run: Run) -> list[tuple[str, dict[str, object]]]:
                 ),
             }
         )
-        out.append(("synced card", blocks.status_card(decided, ctx)))
-        out += [("synced thread", m) for m in blocks.synced_pages(decided)]
+        out.append(("synced card", status_card(decided, ctx)))
+        out += [("synced thread", m) for m in synced_pages(decided)]
         syncing = run.model_copy(update={"status": RunStatus.SYNCING})
-        out.append(("syncing card", blocks.status_card(syncing, blocks.CardContext(now=now, sync_progress=(3, 9)))))
+        out.append(("syncing card", status_card(syncing, CardContext(now=now, sync_progress=(3, 9)))))
     return out
 
 
@@ -116,12 +119,12 @@ def test_a_plan_far_larger_than_any_prd_still_fits() -> None:
         (name, str(v)) for name, p in payloads for v in (check_view(p) if name.endswith("modal") else check_message(p))
     ]
     assert problems == []
-    card = blocks.status_card(run, blocks.CardContext(now=utcnow()))
+    card = status_card(run, CardContext(now=utcnow()))
     assert len(card["blocks"]) < MESSAGE_BLOCKS
 
 
 def test_the_checker_catches_what_slack_would_refuse() -> None:
-    too_many = {"text": "t", "blocks": [blocks.section("x")] * 51}
+    too_many = {"text": "t", "blocks": [section("x")] * 51}
     long_section = {"text": "t", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]}
     long_button = {
         "text": "t",
@@ -134,7 +137,7 @@ def test_the_checker_catches_what_slack_would_refuse() -> None:
             }
         ],
     }
-    no_fallback = {"blocks": [blocks.section("x")]}
+    no_fallback = {"blocks": [section("x")]}
     rules = {v.rule for m in (too_many, long_section, long_button, no_fallback) for v in check_message(m)}
     assert rules == {"blocks", "text length", "fallback text missing beside blocks"}
     assert check_view({"title": {"type": "plain_text", "text": "A title longer than 24 chars"}, "blocks": []})
@@ -143,7 +146,7 @@ def test_the_checker_catches_what_slack_would_refuse() -> None:
 def test_a_waiting_run_says_on_its_card_what_it_waits_for() -> None:
     waiting = "Waiting for a free slot: 10 run(s) of this workspace are planning <!channel>"
     run = Run(run_id="w1", status=RunStatus.QUEUED, requester="U1", channel="C1", waiting=waiting)
-    card = blocks.status_card(run, blocks.CardContext(now=utcnow()))
+    card = status_card(run, CardContext(now=utcnow()))
     text = json.dumps(card["blocks"])
     assert "Waiting for a free slot" in text
     assert "<!channel>" not in text  # untrusted text is escaped, never a mention

@@ -8,8 +8,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.slack import blocks
 from bot.slack.actions import COMMAND
+from bot.slack.answer_blocks import help_message
 from bot.slack.commands import (
     DigestCommand,
     HelpCommand,
@@ -29,7 +29,7 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         parsed = parse(command.get("text", ""))
         if isinstance(parsed, HelpCommand):
             # Help is pure: it goes back in the ack itself.
-            await ack(**blocks.help_message(parsed.reason))
+            await ack(**help_message(parsed.reason))
             return
         await ack()
         reply = via_response_url(respond)

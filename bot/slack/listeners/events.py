@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack import blocks
+from bot.slack.answer_blocks import help_message
 from bot.slack.commands import (
     DigestCommand,
     HelpCommand,
@@ -29,7 +29,7 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         thread = event.get("thread_ts") or event["ts"]
         answer = in_thread(flows.client, channel, thread)
         if isinstance(parsed, HelpCommand):
-            await answer(blocks.help_message(parsed.reason))
+            await answer(help_message(parsed.reason))
         elif isinstance(parsed, PlanCommand):
             who = Requester(user=user, channel=channel, team=body.get("team_id") or "default", thread_ts=thread)
             reply = ephemeral(flows.client, channel, user, thread)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.blocks import Message
+from bot.slack.block_kit import Message
 from bot.slack.flows import Reply
 
 

@@ -1,0 +1,204 @@
+"""The stop-line: a person approves or rejects a staged plan, or its approval window runs out.
+
+Nothing is written outside PASS before this step says yes. Each decision is a compare-and-set on
+the store, so a double click or two approvers at once count once, and a click on a card drawn for
+an older plan is refused. A refusal is a value with a reason for the person, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.adapters.redis_store import RedisRunStore
+from bot.domain.models import Actor, Approval, Plan, Run, Source, utcnow
+from bot.domain.status import RunStatus
+from bot.errors import PassError, TransitionConflict
+from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
+from bot.services.runs import RunListener
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    accepted: bool
+    run: Run
+    message: str
+    # True when this click completed the approvals: the caller starts the sync (once).
+    now_approved: bool = False
+
+
+class Approvals:
+    """Approve, reject and expire staged runs. `changed` is told of every change it makes (the
+    run pipeline's `RunService.notify`, so the same listeners redraw the cards)."""
+
+    def __init__(self, store: RedisRunStore, policies: Policies, *, changed: RunListener) -> None:
+        self.store = store
+        self.policies = policies
+        self._changed = changed
+
+    async def approve(
+        self,
+        run_id: str,
+        *,
+        user: str,
+        via: str,
+        plan_hash: str | None,
+        user_groups: frozenset[str] = frozenset(),
+        operator: bool = False,
+        selected_keys: frozenset[str] | None = None,
+    ) -> ApprovalOutcome:
+        """Record one approval. `operator=True` is the CLI operator of a CLI run (the policy's
+        "approved at the terminal" rule). Refusals are values with a reason, never exceptions.
+
+        `selected_keys` approves only those work items: the run's plan becomes that selection (its
+        plan hash with it), in the same atomic step as the approval. Approvals given for another
+        version of the plan do not count towards the new one."""
+        run = await self.store.get(run_id)
+        refusal = self._refusal(run, user, plan_hash, user_groups, operator)
+        narrowed: Plan | None = None
+        if refusal is None and selected_keys is not None and run.plan is not None:
+            narrowed, refusal = select_items(run.plan, selected_keys)
+        if refusal is not None:
+            await self.store.record(run_id, actor=Actor.HUMAN, actor_id=user, action="approval.refused", reason=refusal)
+            return ApprovalOutcome(False, run, refusal)
+        rule = self.policies.approvals.rule_for(run)
+        needed = 1 if operator else approvals_needed(rule, run)
+        seen_hash = run.plan_hash
+
+        def add(r: Run) -> Run:
+            if r.plan_hash != seen_hash:
+                # The plan changed between the read above and this transaction.
+                raise _StalePlan()
+            if narrowed is not None:
+                r = r.model_copy(update={"plan": narrowed, "plan_hash": narrowed.content_hash()})
+            if any(a.user == user and a.decision == "approve" and a.plan_hash == r.plan_hash for a in r.approvals):
+                return r
+            approval = Approval(user=user, via=via, plan_hash=r.plan_hash or "")
+            return r.model_copy(update={"approvals": [*r.approvals, approval]})
+
+        def decide(r: Run) -> RunStatus | None:
+            return RunStatus.APPROVED if _approvers(r) >= needed else None
+
+        detail: dict[str, object] = {"via": via, "plan_hash": run.plan_hash, "needed": needed}
+        if narrowed is not None and run.plan is not None:
+            kept = {i.key for i in narrowed.items}
+            detail["selected"] = sorted(kept)
+            detail["deselected"] = sorted(i.key for i in run.plan.items if i.key not in kept)
+            detail["approved_plan_hash"] = narrowed.content_hash()
+        try:
+            updated = await self.store.transition(
+                run_id,
+                RunStatus.AWAITING_APPROVAL,
+                decide,
+                actor=Actor.HUMAN,
+                actor_id=user,
+                action="approval.recorded",
+                mutate=add,
+                detail=detail,
+            )
+        except TransitionConflict as conflict:
+            latest = await self.store.get(run_id)
+            return ApprovalOutcome(False, latest, f"This run is already {conflict.actual.replace('_', ' ')}.")
+        except _StalePlan:
+            latest = await self.store.get(run_id)
+            return ApprovalOutcome(
+                False, latest, "The plan changed while you were approving it; approve the current card."
+            )
+        await self._changed(updated)
+        if updated.status is RunStatus.APPROVED:
+            return ApprovalOutcome(True, updated, f"Approved by {user}.", now_approved=True)
+        return ApprovalOutcome(True, updated, f"Approval recorded ({_approvers(updated)} of {needed}).")
+
+    def _refusal(
+        self, run: Run, user: str, plan_hash: str | None, groups: frozenset[str], operator: bool
+    ) -> str | None:
+        if run.status is not RunStatus.AWAITING_APPROVAL:
+            return f"This run is {run.status.value.replace('_', ' ')}; there is nothing to approve."
+        if plan_hash is not None and plan_hash != run.plan_hash:
+            return "This button belongs to an older version of the plan; approve the current card instead."
+        rule = self.policies.approvals.rule_for(run)
+        staged_at = run.entered_at(RunStatus.AWAITING_APPROVAL) or run.updated_at
+        if utcnow() > approval_deadline(rule, staged_at):
+            return "This plan's approval window has passed; start a new run."
+        if operator:
+            if run.source is not Source.CLI:
+                return "Only runs started from the CLI are approved at the terminal."
+            return None
+        if any(a.user == user and a.decision == "approve" and a.plan_hash == run.plan_hash for a in run.approvals):
+            return "You have already approved this run."
+        decision = may_approve(rule, run, user, groups)
+        return None if decision.allowed else decision.reason
+
+    async def reject(
+        self,
+        run_id: str,
+        *,
+        user: str,
+        reason: str = "",
+        via: str = "slack",
+        user_groups: frozenset[str] = frozenset(),
+    ) -> ApprovalOutcome:
+        run = await self.store.get(run_id)
+        rule = self.policies.approvals.rule_for(run)
+        # Whoever may approve may reject (the requester too: withdrawing one's own plan is fine).
+        decision = may_approve(rule.model_copy(update={"allow_requester": True}), run, user, user_groups)
+        if not decision.allowed:
+            return ApprovalOutcome(False, run, decision.reason)
+        rejection = Approval(user=user, decision="reject", via=via, plan_hash=run.plan_hash or "", reason=reason)
+        try:
+            updated = await self.store.transition(
+                run_id,
+                RunStatus.AWAITING_APPROVAL,
+                RunStatus.REJECTED,
+                actor=Actor.HUMAN,
+                actor_id=user,
+                action="run.rejected",
+                mutate=lambda r: r.model_copy(update={"approvals": [*r.approvals, rejection]}),
+                reason=reason,
+            )
+        except TransitionConflict as conflict:
+            latest = await self.store.get(run_id)
+            return ApprovalOutcome(False, latest, f"This run is already {conflict.actual.replace('_', ' ')}.")
+        await self._changed(updated)
+        return ApprovalOutcome(True, updated, f"Rejected by {user}.")
+
+    async def expire_if_due(self, run_id: str) -> Run:
+        run = await self.store.get(run_id)
+        rule = self.policies.approvals.rule_for(run)
+        staged_at = run.entered_at(RunStatus.AWAITING_APPROVAL) or run.updated_at
+        if run.status is RunStatus.AWAITING_APPROVAL and utcnow() > approval_deadline(rule, staged_at):
+            run = await self.store.transition(
+                run_id,
+                RunStatus.AWAITING_APPROVAL,
+                RunStatus.EXPIRED,
+                actor=Actor.SYSTEM,
+                actor_id="pass",
+                action="run.expired",
+                reason="approval window passed",
+            )
+            await self._changed(run)
+        return run
+
+
+class _StalePlan(PassError):
+    """Raised inside an approval's transaction when the plan hash moved under it."""
+
+
+def _approvers(run: Run) -> int:
+    """Distinct people who approved the run's current plan (its current hash)."""
+    return len({a.user for a in run.approvals if a.decision == "approve" and a.plan_hash == run.plan_hash})
+
+
+def select_items(plan: Plan, keys: frozenset[str]) -> tuple[Plan | None, str | None]:
+    """The plan narrowed to `keys` (dependencies on dropped items removed), or why not."""
+    known = {i.key for i in plan.items}
+    unknown = sorted(keys - known)
+    if unknown:
+        return None, f"These items are not in the plan: {', '.join(unknown[:5])}."
+    if not keys:
+        return None, "Select at least one item to approve, or reject the plan."
+    if keys == known:
+        return None, None
+    items = [
+        i.model_copy(update={"depends_on": [d for d in i.depends_on if d in keys]}) for i in plan.items if i.key in keys
+    ]
+    return plan.model_copy(update={"items": items}), None
