@@ -59,11 +59,14 @@ async def test_rlimits_level_does_not_claim_network_or_filesystem_isolation(work
 async def test_the_bots_tokens_never_reach_a_sandboxed_command(
     workspace: Path, level: IsolationLevel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-111111111111-222222222222-parentparentparent")
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "p" * 36)
+    parent_tokens = ["xoxb-111111111111-222222222222-parentparentparent", "ghp_" + "p" * 36]
+    monkeypatch.setenv("SLACK_BOT_TOKEN", parent_tokens[0])
+    monkeypatch.setenv("GITHUB_TOKEN", parent_tokens[1])
     result = await hostile("env", "", workspace, level, env={"GITHUB_TOKEN": "ghp_" + "e" * 36, "LANG": "C"})
     assert result.exit_code == 0, result.stderr
-    assert "ghp_" not in result.stdout and "xoxb-" not in result.stdout
+    # This process's tokens and the one passed in (at rlimits the agent may still see other, unrelated
+    # processes on the machine: that level is not a boundary, which is why repo checks need unshare).
+    assert not [t for t in [*parent_tokens, "ghp_" + "e" * 36] if t in result.stdout]
     assert result.env_dropped == ("GITHUB_TOKEN",)
 
 
