@@ -9,11 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.domain.models import Run
-from bot.domain.status import RunStatus
-from bot.slack import limits
 from bot.slack.actions import COMMAND
-from bot.slack.block_kit import Block, Message, context, line_sections, message, mrkdwn, notice, section
-from bot.slack.card_blocks import STATUS_LABELS, run_title, status_label
+from bot.slack.block_kit import Block, Message, context, line_sections, message, notice, section
+from bot.slack.card_blocks import run_title, status_label
 from bot.slack.mrkdwn import clip, duration, esc
 from bot.verify.repo import RepoVerification
 
@@ -50,14 +48,6 @@ def status_list(runs: Sequence[Run], now: datetime) -> Message:
             f"{duration((now - run.created_at).total_seconds())} ago"
         )
     return message("Latest PASS runs", line_sections(lines))
-
-
-def stats_message(counts: dict[RunStatus, int], scanned: int) -> Message:
-    fields = [mrkdwn(f"*{STATUS_LABELS[s][1]}*\n{n}") for s, n in counts.items() if n][: limits.SECTION_FIELDS]
-    blocks: list[Block] = [section(f"*PASS runs by state* (latest {scanned})")]
-    if fields:
-        blocks.append({"type": "section", "fields": fields})
-    return message(f"PASS runs by state (latest {scanned})", blocks)
 
 
 def error_message(what: str, run_id: str | None, reference: str) -> Message:
