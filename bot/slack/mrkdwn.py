@@ -6,6 +6,7 @@ forge a link, and anything that looks like a secret is redacted before it is sho
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from bot.domain.secrets import redact
@@ -58,3 +59,30 @@ def duration(seconds: float) -> str:
 
 def link(url: str, label: str) -> str:
     return f"<{url}|{esc(label).replace('|', '¦')}>"
+
+
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*$")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_TASK = re.compile(r"^[-*+]\s+\[([ xX])\]\s+")
+_BULLET = re.compile(r"^[-*+]\s+")
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+
+
+def from_markdown(text: str) -> str:
+    """GitHub markdown (an issue body) as compact Slack mrkdwn, escaped and redacted: headings and
+    `**bold**` become `*bold*`, bullets `•`, task boxes ☐/☑, `[label](url)` shows both as text
+    (PRD text never makes a link); blank lines go (a card holds many items)."""
+    lines: list[str] = []
+    for raw in esc(text).splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if task := _TASK.match(line):
+            line = ("☑ " if task.group(1) != " " else "☐ ") + line[task.end() :]
+        elif heading := _HEADING.match(line):
+            line = f"*{heading.group(1)}*"
+        elif _BULLET.match(line):
+            line = "• " + _BULLET.sub("", line, count=1)
+        line = _BOLD.sub(r"*\2*", line)
+        lines.append(_MD_LINK.sub(r"\1 (\2)", line))
+    return "\n".join(lines)

@@ -11,7 +11,7 @@ from bot.domain.models import Run, Severity, WorkItem
 from bot.slack import limits
 from bot.slack.block_kit import SECTION_BUDGET, Message, context, line_sections, message, paged, section
 from bot.slack.card_blocks import CARD_ISSUE_LINKS, cost_text
-from bot.slack.mrkdwn import clip, esc, link, one_line
+from bot.slack.mrkdwn import clip, esc, from_markdown, link, one_line
 
 _MARK = {Severity.ERROR: ":red_circle:", Severity.WARNING: ":large_yellow_circle:", Severity.INFO: ":white_circle:"}
 
@@ -52,10 +52,11 @@ def _item_detail(item: WorkItem) -> str:
     if item.labels:
         facts.append("labels " + ", ".join(esc(lb) for lb in item.labels[:8]))
     text = f"*`{esc(item.key)}` {esc(one_line(item.title))}*\n_{' · '.join(facts)}_"
-    body = one_line(item.body)
+    body = from_markdown(item.body)
     if body:
-        text += "\n" + esc(clip(body, 900))
-    if item.acceptance_criteria:
+        text += "\n" + clip(body, 900)
+    # A body with its own checklist shows the criteria already (the heuristic planner writes one).
+    if item.acceptance_criteria and "☐" not in body:
         text += "\n" + "\n".join(f"☐ {esc(clip(one_line(c), 300))}" for c in item.acceptance_criteria[:6])
         if len(item.acceptance_criteria) > 6:
             text += f"\n_…and {len(item.acceptance_criteria) - 6} more criteria in the attached plan_"
