@@ -11,6 +11,7 @@ FROM ${BASE_IMAGE}
 # git: cloning repos for `passbot verify owner/name`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bubblewrap git \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 pass
