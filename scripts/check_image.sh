@@ -236,7 +236,7 @@ echo "passbot doctor in the worker container (${WORKER_OPTS[*]:-podman defaults}
 pm exec pass-check-worker passbot doctor 2>&1 | grep sandbox || true
 echo "passbot doctor in a container with podman's defaults (masked /proc):"
 "${RUN[@]}" --rm --no-healthcheck "$IMAGE" doctor 2>&1 | grep sandbox || true
-for name in pass-check-serve pass-check-worker pass-check-redis; do pm rm -f -t 10 "$name" >/dev/null; done
+for name in pass-check-serve pass-check-worker pass-check-redis; do pm rm -f -t 10 "$name" >/dev/null 2>&1; done
 
 # --- 2. README's compose snippet ------------------------------------------------------------------
 step "README's compose snippet with podman-compose: redis + bot + 2 workers on a bridge network"
