@@ -9,6 +9,7 @@ from bot.adapters.redis_server import connect
 from bot.adapters.redis_store import RedisRunStore
 from bot.errors import ConfigError
 from bot.policies import load_policies
+from bot.sandbox.isolation import IsolationLevel, detect_isolation
 from bot.settings import Settings
 
 
@@ -27,6 +28,21 @@ def _token_check(name: str, value: str | None, prefix: str, fix: str, *, require
     if not value.startswith(prefix):
         return Check(name, False, f"does not look like a {prefix}… token; {fix}", required)
     return Check(name, True, f"set ({prefix}…)", required)
+
+
+def sandbox_check(level: IsolationLevel, bwrap: str | None) -> Check:
+    """The level a sandboxed command really starts at here: bwrap on PATH is not enough (a container
+    runtime may refuse it the user namespace or the fresh /proc it mounts)."""
+    if level is IsolationLevel.BWRAP:
+        return Check("sandbox", True, f"bubblewrap ({bwrap}): no network, read-only root", required=False)
+    if bwrap:
+        why = (
+            f"bubblewrap ({bwrap}) is installed but cannot start a box here (user namespaces or mounting "
+            "/proc refused); in a container: podman run --security-opt unmask=/proc/*"
+        )
+    else:
+        why = "install bubblewrap: apt-get install bubblewrap"
+    return Check("sandbox", False, f"falling back to {level.label}; {why}", required=False)
 
 
 async def run_checks(settings: Settings) -> list[Check]:
@@ -57,14 +73,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure instead of stopping
         checks.append(Check("redis", False, f"{type(exc).__name__}: cannot start or reach Redis; set REDIS_URL"))
 
-    bwrap, unshare = shutil.which("bwrap"), shutil.which("unshare")
-    if bwrap:
-        checks.append(Check("sandbox", True, f"bubblewrap ({bwrap}): no network, read-only root", required=False))
-    else:
-        level = "unshare -rn" if unshare else "rlimits only"
-        checks.append(
-            Check("sandbox", False, f"falling back to {level}; install bubblewrap: apt-get install bubblewrap", False)
-        )
+    checks.append(sandbox_check(await detect_isolation(), shutil.which("bwrap")))
 
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
