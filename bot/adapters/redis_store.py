@@ -8,6 +8,7 @@ the same EXEC. Two workers racing on one run: exactly one wins, the other gets
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterator
@@ -51,6 +52,10 @@ class RedisRunStore:
     def __init__(self, client: aioredis.Redis, *, dedupe_ttl_s: int = 7 * 24 * 3600) -> None:
         self._r = client
         self._dedupe_ttl = dedupe_ttl_s
+        # Every commit watches the one audit head, so two commits in flight from this process
+        # always collide and one redoes its work (measured: 16 concurrent submits, ~8 redos per
+        # event). Taking turns here leaves only the collisions between processes.
+        self._turn = asyncio.Lock()
 
     @property
     def client(self) -> aioredis.Redis:
@@ -265,7 +270,7 @@ class RedisRunStore:
         """One optimistic transaction: read (under WATCH), then the writes and the audit event
         chained to the current head, in one MULTI/EXEC; retried when another writer got there first."""
         with _store_errors():
-            async with self._r.pipeline(transaction=True) as pipe:
+            async with self._turn, self._r.pipeline(transaction=True) as pipe:
                 while True:
                     try:
                         await pipe.watch(AUDIT_HEAD, *watch)
