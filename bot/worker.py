@@ -359,3 +359,5 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
         stop.set()
         await scanning
         await queue.close()
+        # Many redone commits mean the processes sharing this Redis contend for the audit head.
+        log.info("worker.commits", redone=container.store.redone)

@@ -56,6 +56,8 @@ class RedisRunStore:
         # always collide and one redoes its work (measured: 16 concurrent submits, ~8 redos per
         # event). Taking turns here leaves only the collisions between processes.
         self._turn = asyncio.Lock()
+        # Commits redone because another process moved the audit head first (logged at shutdown).
+        self.redone = 0
 
     @property
     def client(self) -> aioredis.Redis:
@@ -284,6 +286,7 @@ class RedisRunStore:
                         await pipe.execute()
                         return sealed
                     except WatchError:
+                        self.redone += 1
                         continue
 
 
