@@ -8,6 +8,9 @@ bearer token (`POST /api/runs`, at most 16 requests in flight):
   the workers' own throughput: what adding a worker buys.
 - mixed: the workers are running while the M runs are submitted, so `serve`, the bench and the
   workers share the machine. This is where the ack latency under load comes from.
+- pinned: a drain with each worker (and the sandboxes it starts) pinned to a core of its own, as
+  if each had a one-core host: one worker cannot borrow the other core for its own bookkeeping,
+  which it does in the other two measures.
 
 Every run is planned by the heuristic planner in the sandboxed agent, like production. The rate is
 the steady one, from the first run staged (`awaiting_approval`) to the last, so worker start-up
@@ -48,11 +51,21 @@ PRD = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
 IN_FLIGHT = 16
 ROUNDS = 3
 TICKS = os.sysconf("SC_CLK_TCK")
+CPUS = os.cpu_count() or 1
+UNDER = {
+    "drain": "queue only, no worker running",
+    "mixed": "while the workers plan",
+    "pinned": "queue only, no worker running",
+}
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _start(args: list[str], env: dict[str, str], log: Path, cpu: int | None = None) -> subprocess.Popen[bytes]:
+    # `cpu`: pin the process, and the sandboxes it starts, to one core (`taskset`).
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "bot", *args], env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
+        return subprocess.Popen(
+            [*pin, sys.executable, "-m", "bot", *args], env=env, cwd=REPO_ROOT, stdout=out, stderr=out
+        )
 
 
 async def _wait_for(log: Path, event: str, timeout_s: float = 60) -> None:
@@ -144,9 +157,12 @@ async def phase(mode: str, workers: int, runs: int, concurrency: int, env: dict[
     procs: list[subprocess.Popen[bytes]] = []
     try:
         async with aiohttp.ClientSession() as http:
-            if mode == "drain":
+            if mode != "mixed":
                 latencies = await _submit(http, url, token, runs)
-            procs = [_start(["worker", "--concurrency", str(concurrency)], env, log) for log in logs]
+            procs = [
+                _start(["worker", "--concurrency", str(concurrency)], env, log, n % CPUS if mode == "pinned" else None)
+                for n, log in enumerate(logs)
+            ]
             split = CpuSplit({"serve": [ctx.serve_pid], "workers": [p.pid for p in procs], "redis": [ctx.redis_pid]})
             for log in logs:
                 await _wait_for(log, "worker.started")
@@ -202,15 +218,15 @@ async def main(runs: int, concurrency: int) -> None:
             f" --concurrency {concurrency}, load average before {_load()}"
         )
         print("CPU split: ms of CPU per run, by process")
-        ratios: dict[str, list[float]] = {"drain": [], "mixed": []}
+        ratios: dict[str, list[float]] = {mode: [] for mode in UNDER}
         for round_no in range(1, ROUNDS + 1):
-            for mode in ("drain", "mixed"):
+            for mode in UNDER:
                 rates = {}
                 for workers in (1, 2):
                     result = await phase(mode, workers, runs, concurrency, env, ctx)
                     rates[workers] = result.steady
                     acks = result.acks_ms
-                    under = "while the workers plan" if mode == "mixed" else "queue only, no worker running"
+                    under = UNDER[mode]
                     print(
                         f"round {round_no} {mode}, {workers} worker(s): {result.steady:6.1f} runs/min"
                         f" · ack p50 {_ms(acks, 50):5.1f} ms, p99 {_ms(acks, 99):5.1f} ms ({under})"
