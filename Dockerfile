@@ -7,7 +7,8 @@ ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
 # bubblewrap: the agent sandbox (no network, read-only root). Inside a container it needs user
-# namespaces; where the runtime forbids them PASS falls back and reports the level it reached.
+# namespaces and to mount a fresh /proc (podman: --security-opt unmask=/proc/*); where the
+# runtime forbids that, PASS falls back and reports the level it reached (`passbot doctor`).
 # git: cloning repos for `passbot verify owner/name`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bubblewrap git \

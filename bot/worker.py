@@ -350,14 +350,16 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
     stop = asyncio.Event()
     scans: list[Callable[[], Awaitable[object]]] = [recovery.scan]
     if notifier is not None:
-        scans.append(notifier.catch_up)  # cards Slack missed while it was down
-    scanning = asyncio.create_task(scan_loop(scans, limits.recovery_scan_interval_s, stop=stop))
+        # Cards Slack missed while it was down; its own loop, so a long catch-up after an outage
+        # never holds up crash recovery (whose bound is lease + scan interval).
+        scans.append(notifier.catch_up)
+    scanning = [asyncio.create_task(scan_loop(s, limits.recovery_scan_interval_s, stop=stop)) for s in scans]
     log.info("worker.recovery", lease_ttl_s=limits.worker_lease_ttl_s, scan_s=limits.recovery_scan_interval_s)
     try:
         await run_worker(worker)
     finally:
         stop.set()
-        await scanning
+        await asyncio.gather(*scanning)
         await queue.close()
         # Many redone commits mean the processes sharing this Redis contend for the audit head.
         log.info("worker.commits", redone=container.store.redone)

@@ -92,7 +92,7 @@ class PatientRedisQueue(RedisQueue):
 
     _away_s = 0.0
     # How long a job that a worker has just taken may still show `queued` in the active list.
-    sweep_settle_s = 2.0
+    sweep_settle_s = 10.0  # far more than a dequeue takes, even with a busy loop (sweeps are a minute apart)
 
     async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - saq's signature
         try:

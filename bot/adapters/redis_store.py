@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -33,6 +33,9 @@ AUDIT_HEAD = f"{PREFIX}:audit:head"
 RUN_INDEX = f"{PREFIX}:runs"
 # Runs not yet in an end state, by creation time: what crash recovery has to look at.
 ACTIVE_INDEX = f"{PREFIX}:runs:active"
+# Runs that ended, by when they ended (what the Slack card catch-up looks at beside the active ones).
+ENDED_INDEX = f"{PREFIX}:runs:ended"
+ENDED_KEPT = timedelta(days=1)
 
 
 def run_key(run_id: str) -> str:
@@ -127,6 +130,16 @@ class RedisRunStore:
             raws = await self._r.mget([run_key(i) for i in ids])
         return [Run.model_validate_json(raw) for raw in raws if raw]
 
+    async def ended_since(self, since: datetime) -> list[Run]:
+        """Runs that ended at or after `since`, oldest first (older entries are dropped as we go)."""
+        with _store_errors():
+            await self._r.zremrangebyscore(ENDED_INDEX, "-inf", f"({(since - ENDED_KEPT).timestamp()}")
+            ids = await self._r.zrangebyscore(ENDED_INDEX, since.timestamp(), "+inf")
+            if not ids:
+                return []
+            raws = await self._r.mget([run_key(i) for i in ids])
+        return [Run.model_validate_json(raw) for raw in raws if raw]
+
     async def active_runs(self, *, limit: int = 10_000) -> list[Run]:
         """Runs not in an end state (queued, in progress, awaiting approval …), oldest first."""
         with _store_errors():
@@ -188,6 +201,7 @@ class RedisRunStore:
                 p.set(key, updated.model_dump_json())
                 if updated.status.is_terminal:
                     p.zrem(ACTIVE_INDEX, run_id)
+                    p.zadd(ENDED_INDEX, {run_id: updated.updated_at.timestamp()})
                 else:
                     p.zadd(ACTIVE_INDEX, {run_id: updated.created_at.timestamp()})
 

@@ -10,7 +10,7 @@ The decisions are pure (bot/domain/recovery.py); this module reads the facts and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -143,19 +143,22 @@ class RecoveryService:
         await self.queue.enqueue(kind, run.run_id)
 
 
-async def scan_loop(
-    scans: Sequence[Callable[[], Awaitable[object]]], interval_s: float, *, stop: asyncio.Event
-) -> None:
-    """Run each scan (crash recovery, the Slack card catch-up) every `interval_s` until `stop` is
-    set. Redis being away is waited out, not fatal."""
+async def scan_loop(scan: Callable[[], Awaitable[object]], interval_s: float, *, stop: asyncio.Event) -> None:
+    """Run `scan` (crash recovery, or the Slack card catch-up) every `interval_s` until `stop` is
+    set. Redis being away is waited out; any other error is logged and the next scan goes on: a
+    background loop that died quietly would leave runs unrecovered with nobody told."""
     while not stop.is_set():
-        for scan in scans:
-            try:
-                await scan()
-            except (StoreUnavailable, RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("recovery.store_unavailable", error=type(exc).__name__)
-                break
+        try:
+            await scan()
+        except (StoreUnavailable, RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            log.warning("scan.store_unavailable", scan=_name(scan), error=type(exc).__name__)
+        except Exception:
+            log.exception("scan.failed", scan=_name(scan))
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
         except TimeoutError:
             continue
+
+
+def _name(scan: Callable[[], Awaitable[object]]) -> str:
+    return getattr(scan, "__qualname__", repr(scan))

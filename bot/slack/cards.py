@@ -13,10 +13,14 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
+from redis.exceptions import LockError
 
 from bot.adapters.redis_store import PREFIX
 
 CARD_TTL_S = 90 * 24 * 3600
+LOCK_S = 120
+# After Slack refuses a run's card, the catch-up scan leaves it this long before trying again.
+REFUSED_PAUSE_S = 5 * 60
 
 
 class CardRef(BaseModel):
@@ -57,8 +61,26 @@ class CardStore:
         """Record a thread post once Slack has it: one that failed is tried again, never lost."""
         await self._r.set(_done_key(run_id, what), "1", ex=CARD_TTL_S)
 
+    async def note_refused(self, run_id: str) -> None:
+        """Slack refused this run's card (PASS not in the channel …): leave it for a while."""
+        await self._r.set(f"{PREFIX}:slack:refused:{run_id}", "1", ex=REFUSED_PAUSE_S)
+
+    async def refused_recently(self, run_id: str) -> bool:
+        return bool(await self._r.exists(f"{PREFIX}:slack:refused:{run_id}"))
+
     @asynccontextmanager
-    async def lock(self, run_id: str) -> AsyncIterator[None]:
-        # timeout: a crashed holder frees the card after 30 s; blocking: wait for the other update.
-        async with self._r.lock(f"{PREFIX}:slack:lock:{run_id}", timeout=30, blocking_timeout=20):
-            yield
+    async def lock(self, run_id: str, *, wait: bool = True) -> AsyncIterator[bool]:
+        """Yields whether the lock is held: always with `wait` (or LockError after 20 s), and
+        False at once without `wait` when another process holds it."""
+        # timeout: a crashed holder frees the card after LOCK_S, which is longer than a redraw
+        # with Slack's own retries (a card, its thread pages and the plan file) normally takes.
+        lock = self._r.lock(f"{PREFIX}:slack:lock:{run_id}", timeout=LOCK_S, blocking_timeout=20)
+        if not await lock.acquire(blocking=wait):
+            if wait:
+                raise LockError(f"the card of run {run_id} stayed locked by another process")  # type: ignore[no-untyped-call]
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            await lock.release()

@@ -46,10 +46,8 @@ _AFTER_DETAILS = {
     RunStatus.REJECTED,
     RunStatus.EXPIRED,
 }
-# How long after its last change an ended run's card is still worth catching up.
+# How long after it ended a run's card is still worth catching up.
 CATCH_UP_WINDOW = timedelta(hours=1)
-# Runs created this long ago are the oldest the catch-up scan looks at beside the active ones.
-_LOOKBACK = timedelta(days=2)
 
 
 def slack_is_away(exc: BaseException) -> bool:
@@ -116,12 +114,16 @@ class SlackNotifier:
             sync_progress=sync_progress,
         )
 
-    async def redraw(self, run_id: str) -> None:
-        """The card and the thread posts the run's state calls for, under the card's lock."""
-        async with self.cards.lock(run_id):
+    async def redraw(self, run_id: str, *, wait: bool = True) -> bool:
+        """The card and the thread posts the run's state calls for, under the card's lock. With
+        `wait=False`, False when another process holds the lock (nothing was drawn)."""
+        async with self.cards.lock(run_id, wait=wait) as held:
+            if not held:
+                return False
             ref = await self._draw(run_id)
             if ref is not None:
                 await self._thread_posts(run_id, ref)
+        return True
 
     async def refresh(self, run_id: str, sync_progress: tuple[int, int] | None = None) -> CardRef | None:
         """Draw the latest state of the run on its card (posting the card the first time)."""
@@ -194,26 +196,32 @@ class SlackNotifier:
         error (Slack is still away; the next scan tries again) and returns how many it redrew.
         Several workers may scan at once: the card lock and the version make it one redraw."""
         now = self.clock()
-        candidates = {r.run_id: r for r in await self.store.list_runs(limit=500, since=now - _LOOKBACK)}
-        candidates.update({r.run_id: r for r in await self.store.active_runs()})
+        runs = [*await self.store.active_runs(), *await self.store.ended_since(now - window)]
         redrawn = 0
-        for run in candidates.values():
-            if not run.channel or (run.status.is_terminal and now - run.updated_at > window):
+        for run in runs:
+            if not run.channel or await self.cards.refused_recently(run.run_id):
                 continue
             ref = await self.cards.get(run.run_id)
             if ref is not None and ref.rendered == card_version(run) and not await self._posts_missing(run):
                 continue
             try:
-                await self.redraw(run.run_id)
+                # Not waiting for a card another worker is drawing: that one is in hand.
+                drawn = await self.redraw(run.run_id, wait=False)
             except SLACK_ERRORS as exc:
                 if slack_is_away(exc):
                     log.warning("slack.still_unreachable", run_id=run.run_id, error=type(exc).__name__)
                     break
-                # This card only (PASS not in the channel, the channel archived …): the next one.
+                # This card only (PASS not in the channel, the channel archived …): the next one,
+                # and this one is left alone for a while instead of refused again every scan.
+                await self.cards.note_refused(run.run_id)
                 log.warning("slack.card_refused", run_id=run.run_id, error=_slack_error(exc))
                 continue
-            redrawn += 1
-            log.info("slack.card_caught_up", run_id=run.run_id, status=run.status.value)
+            except Exception:
+                log.exception("slack.catch_up_failed", run_id=run.run_id)
+                continue
+            if drawn:
+                redrawn += 1
+                log.info("slack.card_caught_up", run_id=run.run_id, status=run.status.value)
         return redrawn
 
     def sync_progress(self, run_id: str) -> SyncProgress:

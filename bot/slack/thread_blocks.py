@@ -43,6 +43,9 @@ def architecture_pages(run: Run) -> list[Message]:
     return paged(":building_construction: Architecture", line_sections(lines), f"Architecture for run {run.run_id}")
 
 
+BODY_READ = 3_000
+
+
 def _item_detail(item: WorkItem) -> str:
     facts = [f"estimate {esc(item.estimate)}"]
     if item.requirement_ids:
@@ -52,7 +55,8 @@ def _item_detail(item: WorkItem) -> str:
     if item.labels:
         facts.append("labels " + ", ".join(esc(lb) for lb in item.labels[:8]))
     text = f"*`{esc(item.key)}` {esc(one_line(item.title))}*\n_{' · '.join(facts)}_"
-    body = from_markdown(item.body)
+    # Only the start is shown (clipped below); converting a 200 KB body would stall the loop.
+    body = from_markdown(item.body[:BODY_READ])
     if body:
         text += "\n" + clip(body, 900)
     # A body with its own checklist shows the criteria already (the heuristic planner writes one).

@@ -103,3 +103,29 @@ async def test_a_channel_that_refuses_the_card_does_not_hold_up_the_other_cards(
     [card] = [p for p in harness.fake.of("chat.postMessage") if not p.get("thread_ts") and p["channel"] == CHANNEL]
     assert "Waiting for approval" in card_text(card)
     assert [r.status for r in await harness.store.list_runs()] == [RunStatus.AWAITING_APPROVAL] * 2
+
+    # Refused once, the run is left alone for a while: the next scans do not knock again.
+    refused_posts = len([p for p in harness.fake.of("chat.postMessage") if p["channel"] == "CNOTIN"])
+    assert await harness.slack.notifier.catch_up() == 0
+    assert len([p for p in harness.fake.of("chat.postMessage") if p["channel"] == "CNOTIN"]) == refused_posts
+
+
+async def test_a_run_synced_while_slack_was_down_has_its_card_brought_up_to_date(harness: Harness) -> None:
+    await harness.command(f"plan {SMALL_PRD}")
+    assert await harness.drain() == 1
+    run = await harness.only_run()
+    ref, card = await harness.card(run.run_id)
+    approve = button(card, ActionId.APPROVE)
+    assert (await harness.click(ActionId.APPROVE, approve["value"], user=APPROVER, ts=ref.ts)).status == 200
+
+    harness.fake.down = True
+    assert await harness.drain() == 1
+    assert (await harness.store.get(run.run_id)).status is RunStatus.SYNCED
+    harness.fake.down = False
+
+    # The run has ended: the scan finds it among the runs that ended within the last hour.
+    assert await harness.slack.notifier.catch_up() == 1
+    _, card = await harness.card(run.run_id)
+    assert not has_buttons(card), "no stale Approve button left on an ended run"
+    assert f"Approved by <@{APPROVER}>" in card_text(card)
+    assert await harness.slack.notifier.catch_up() == 0
