@@ -90,6 +90,15 @@ class ArchitecturePack(Model):
     risks: list[str] = Field(default_factory=list)
     open_questions: list[str] = Field(default_factory=list)
 
+    def listed_sections(self) -> list[tuple[str, list[str]]]:
+        """The list-shaped sections with their headings, in the order every rendering shows them."""
+        return [
+            ("Data flow", self.data_flow),
+            ("Interfaces", self.interfaces),
+            ("Risks", self.risks),
+            ("Open questions", self.open_questions),
+        ]
+
 
 class Plan(Model):
     summary: str

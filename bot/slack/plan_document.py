@@ -20,12 +20,7 @@ def plan_markdown(run: Run) -> str:
     lines = [render_backlog_markdown(run).rstrip(), "", "# Architecture", "", arch.overview.strip(), ""]
     for component in arch.components:
         lines.append(f"- **{component.get('name', '')}**: {component.get('responsibility', '')}")
-    for title, entries in (
-        ("Data flow", arch.data_flow),
-        ("Interfaces", arch.interfaces),
-        ("Risks", arch.risks),
-        ("Open questions", arch.open_questions),
-    ):
+    for title, entries in arch.listed_sections():
         if entries:
             lines += ["", f"## {title}", "", *(f"- {e}" for e in entries)]
     if run.verification:

@@ -29,12 +29,7 @@ def architecture_pages(run: Run) -> list[Message]:
             name = c.get("name", "")
             rest = c.get("responsibility", "") or ", ".join(f"{k}: {v}" for k, v in c.items() if k != "name")
             lines.append(f"• *{esc(one_line(name))}*: {esc(one_line(rest))}")
-    for title, entries in (
-        ("Data flow", arch.data_flow),
-        ("Interfaces", arch.interfaces),
-        ("Risks", arch.risks),
-        ("Open questions", arch.open_questions),
-    ):
+    for title, entries in arch.listed_sections():
         if entries:
             lines.append(f"*{title}*")
             lines.extend(f"• {esc(one_line(e))}" for e in entries)
