@@ -170,7 +170,8 @@ class SaqJobQueue:
         """A queue on the same Redis server as `client`. saq needs bytes replies, so it gets its own
         connection pool with the same address (URL or embedded unix socket) and decoding off."""
         pool = client.connection_pool
-        kwargs = {**pool.connection_kwargs, "decode_responses": False}
+        # No command timeout: saq blocks on purpose (BLMOVE, its pub/sub listener).
+        kwargs = {**pool.connection_kwargs, "decode_responses": False, "socket_timeout": None}
         raw = aioredis.Redis(connection_pool=aioredis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
         return cls(PatientRedisQueue(raw, name=name))
 

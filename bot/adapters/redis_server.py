@@ -145,6 +145,10 @@ class RedisHandle:
 # connection for long (no pub/sub or blocking reads on this client; saq has its own pool).
 POOL_CONNECTIONS = 32
 POOL_WAIT_S = 20  # a request waits this long for a free connection, then fails as "store unavailable"
+# A Redis that hangs (stopped, its host unreachable) fails a command after this long, like one
+# that refuses connections: PASS answers "cannot reach its store" instead of waiting forever.
+# Nothing on this client blocks on purpose; saq's pool, which does, drops it (bot/adapters/queue.py).
+COMMAND_TIMEOUT_S = 5.0
 
 
 def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
@@ -156,6 +160,8 @@ def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
                 health_check_interval=10,
                 max_connections=POOL_CONNECTIONS,
                 timeout=POOL_WAIT_S,
+                socket_timeout=COMMAND_TIMEOUT_S,
+                socket_connect_timeout=COMMAND_TIMEOUT_S,
             )
         except ValueError as exc:
             raise ConfigError(
@@ -176,6 +182,8 @@ def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
         client_name=f"passbot:{os.getpid()}",
         max_connections=POOL_CONNECTIONS,
         timeout=POOL_WAIT_S,
+        socket_timeout=COMMAND_TIMEOUT_S,
+        socket_connect_timeout=COMMAND_TIMEOUT_S,
     )
     client = aioredis.Redis.from_pool(pool)
     return RedisHandle(client=client, description=f"embedded redis-server ({data_dir})", embedded=embedded)

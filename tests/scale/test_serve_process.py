@@ -4,6 +4,7 @@ while Redis is down and comes back by itself when Redis does."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -160,3 +161,34 @@ async def test_serve_refuses_forgeries_folds_redeliveries_and_fails_closed_while
         assert after.status is RunStatus.AWAITING_APPROVAL and after.approvals == [], "the click approved nothing"
         assert len(await store.list_runs()) == 3
         assert serve.stop() == 0
+
+
+async def test_a_redis_that_hangs_is_answered_as_unavailable_not_waited_on_forever(
+    tmp_path: Path, own_redis: RedisProcess, own_client: aioredis.Redis
+) -> None:
+    port = free_port()
+    env = clean_env(tmp_path / "data", REDIS_URL=own_redis.url, PASS_HTTP_PORT=str(port))
+    writer = await ApiTokenStore(own_client).create("writer", frozenset({"runs:write"}))
+    auth = {"Authorization": f"Bearer {writer}"}
+    assert own_redis.proc is not None
+    with processes(tmp_path, env) as procs:
+        serve = procs.passbot("serve", "serve")
+        async with aiohttp.ClientSession() as http:
+            api = Client(http, port)
+            await procs.until(lambda: healthy(http, port), "serve answering /healthz")
+
+            # Stopped, not dead: connections open, nothing answers (a frozen host looks like this).
+            own_redis.proc.send_signal(signal.SIGSTOP)
+            try:
+                status, answer = await api.call("POST", "/api/runs", body=BODY, headers=auth)
+                assert status == 503 and "nothing was started" in answer["error"]
+                status, answer = await api.call("GET", "/healthz")
+                assert status == 503 and answer["redis"] == "down"
+            finally:
+                own_redis.proc.send_signal(signal.SIGCONT)
+
+            await procs.until(lambda: healthy(http, port), "serve answering again once Redis does")
+            status, answer = await api.call("POST", "/api/runs", body=BODY, headers=auth)
+            assert status == 202 and answer["created"]
+        assert serve.stop() == 0
+    assert len(await RedisRunStore(own_client).list_runs()) == 1
