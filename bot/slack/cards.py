@@ -42,6 +42,10 @@ def _done_key(run_id: str, what: str) -> str:
     return f"{PREFIX}:slack:once:{run_id}:{what}"
 
 
+def _refused_key(run_id: str) -> str:
+    return f"{PREFIX}:slack:refused:{run_id}"
+
+
 class CardStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self._r = client
@@ -63,10 +67,10 @@ class CardStore:
 
     async def note_refused(self, run_id: str) -> None:
         """Slack refused this run's card (PASS not in the channel …): leave it for a while."""
-        await self._r.set(f"{PREFIX}:slack:refused:{run_id}", "1", ex=REFUSED_PAUSE_S)
+        await self._r.set(_refused_key(run_id), "1", ex=REFUSED_PAUSE_S)
 
     async def refused_recently(self, run_id: str) -> bool:
-        return bool(await self._r.exists(f"{PREFIX}:slack:refused:{run_id}"))
+        return bool(await self._r.exists(_refused_key(run_id)))
 
     @asynccontextmanager
     async def lock(self, run_id: str, *, wait: bool = True) -> AsyncIterator[bool]:

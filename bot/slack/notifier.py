@@ -120,18 +120,20 @@ class SlackNotifier:
         async with self.cards.lock(run_id, wait=wait) as held:
             if not held:
                 return False
-            ref = await self._draw(run_id)
+            # One read of the run: the thread posts go with the card just drawn.
+            run = await self.store.get(run_id)
+            ref = await self._draw(run)
             if ref is not None:
-                await self._thread_posts(run_id, ref)
+                await self._thread_posts(run, ref)
         return True
 
     async def refresh(self, run_id: str, sync_progress: tuple[int, int] | None = None) -> CardRef | None:
         """Draw the latest state of the run on its card (posting the card the first time)."""
         async with self.cards.lock(run_id):
-            return await self._draw(run_id, sync_progress)
+            return await self._draw(await self.store.get(run_id), sync_progress)
 
-    async def _draw(self, run_id: str, sync_progress: tuple[int, int] | None = None) -> CardRef | None:
-        run = await self.store.get(run_id)
+    async def _draw(self, run: Run, sync_progress: tuple[int, int] | None = None) -> CardRef | None:
+        run_id = run.run_id
         if not run.channel:
             return None
         card = status_card(run, self.context(run, sync_progress))
@@ -149,8 +151,8 @@ class SlackNotifier:
             await self.cards.save(run_id, ref)
         return ref
 
-    async def _thread_posts(self, run_id: str, ref: CardRef) -> None:
-        run = await self.store.get(run_id)
+    async def _thread_posts(self, run: Run, ref: CardRef) -> None:
+        run_id = run.run_id
         if await self._details_due(run):
             await self._post_pages(run_id, "details", ref, thread_details(run))
             if run.plan is not None and self.attach_plan and not await self.cards.done(run_id, "plan"):
