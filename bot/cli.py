@@ -21,8 +21,11 @@ from pydantic import ValidationError
 
 from bot import __version__
 from bot.adapters.leases import RunLeases, held
+from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container, build
 from bot.console import render_outcome, render_run
+from bot.domain.approval_evidence import state_without_events
+from bot.domain.audit import AuditEvent
 from bot.domain.models import Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.domain.windows import parse_since
@@ -177,15 +180,35 @@ async def cmd_status(c: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def state_problems(store: RedisRunStore, events: list[AuditEvent]) -> list[str]:
+    """Runs whose stored state the (whole) chain does not account for, and per-run event copies
+    that are not in the chain (written to fake an approval for the sync's check)."""
+    runs = await store.list_runs(limit=10_000_000)
+    problems = state_without_events(runs, events)
+    chained = {e.hash for e in events}
+    for run in runs:
+        forged = [e for e in await store.run_events(run.run_id) if e.hash not in chained]
+        if forged:
+            problems.append(f"run {run.run_id} has {len(forged)} event(s) of its own that are not in the chain")
+    return problems
+
+
 async def cmd_audit(c: Container, args: argparse.Namespace) -> int:
-    from bot.domain.audit import AuditEvent, check_chain
+    from bot.domain.audit import check_chain
 
     if args.audit_command == "verify":
         # The head first: a writer racing with us can only add events after it (see check_chain).
         head = await c.store.audit_head()
-        check = check_chain(await c.store.audit_entries(), head=head)
+        entries = await c.store.audit_entries()
+        check = check_chain(entries, head=head)
         if check.whole:
-            print(f"audit chain whole: {check.events} event(s)")
+            problems = await state_problems(c.store, [AuditEvent.model_validate_json(raw) for _, raw in entries])
+            for problem in problems:
+                print(f"state without event: {problem}")
+            if problems:
+                print(f"audit chain whole: {check.events} event(s), but {len(problems)} run(s) disagree with it")
+                return EXIT_ERROR
+            print(f"audit chain whole: {check.events} event(s); every run's state matches its events")
             return EXIT_OK
         where = f"event {check.broken_id}" if check.position else f"the end (after event {check.broken_id})"
         if check.position:

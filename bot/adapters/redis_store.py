@@ -42,6 +42,13 @@ def run_key(run_id: str) -> str:
     return f"{PREFIX}:run:{run_id}"
 
 
+def run_events_key(run_id: str) -> str:
+    """Each run's own copy of its audit events, written in the same transaction as the chained
+    stream: the sync checks a run's approval in these instead of reading the whole stream, and
+    `audit verify` checks each copy against the chain."""
+    return f"{PREFIX}:audit:run:{run_id}"
+
+
 def dedupe_key(key: str) -> str:
     return f"{PREFIX}:dedupe:{hashlib.sha256(key.encode()).hexdigest()}"
 
@@ -245,6 +252,15 @@ class RedisRunStore:
                 out.append((stream_id, event))
         return out
 
+    async def run_events(self, run_id: str) -> list[AuditEvent]:
+        """One run's audit events, oldest first (from its own copy; runs from before that copy
+        existed are read from the stream)."""
+        with _store_errors():
+            raws: list[str] = await self._r.lrange(run_events_key(run_id), 0, -1)  # type: ignore[misc]
+        if raws:
+            return [AuditEvent.model_validate_json(raw) for raw in raws]
+        return [event for _, event in await self.audit_events(run_id=run_id)]
+
     async def audit_entries(self) -> list[tuple[str, str]]:
         """Every stored audit event as written (stream id, JSON), unparsed: `check_chain` must
         also see entries that no longer parse."""
@@ -295,7 +311,10 @@ class RedisRunStore:
                         sealed = event.sealed(prev_hash=head)
                         pipe.multi()  # type: ignore[no-untyped-call]
                         writes(pipe)
-                        pipe.xadd(AUDIT_STREAM, {"event": sealed.model_dump_json()})
+                        sealed_json = sealed.model_dump_json()
+                        pipe.xadd(AUDIT_STREAM, {"event": sealed_json})
+                        if sealed.run_id is not None:
+                            pipe.rpush(run_events_key(sealed.run_id), sealed_json)
                         pipe.set(AUDIT_HEAD, sealed.hash)
                         await pipe.execute()
                         return sealed

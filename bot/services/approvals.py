@@ -78,7 +78,15 @@ class Approvals:
         def decide(r: Run) -> RunStatus | None:
             return RunStatus.APPROVED if _approvers(r) >= needed else None
 
-        detail: dict[str, object] = {"via": via, "plan_hash": run.plan_hash, "needed": needed}
+        # What the sync will check this approval against (bot/domain/approval_evidence.py): who was
+        # allowed by which rule is sealed into the event, since group membership is not kept.
+        detail: dict[str, object] = {
+            "via": via,
+            "plan_hash": run.plan_hash,
+            "needed": needed,
+            "operator": operator,
+            "approver_groups": sorted(user_groups & set(rule.allow_groups)),
+        }
         if narrowed is not None and run.plan is not None:
             kept = {i.key for i in narrowed.items}
             detail["selected"] = sorted(kept)

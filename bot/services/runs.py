@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.adapters.redis_store import RedisRunStore
+from bot.domain.approval_evidence import ApprovalRuleView, approval_evidence
 from bot.domain.cost import cap_reached_requirement
 from bot.domain.diagnosis import diagnose, exc_diagnosis
 from bot.domain.injection import find_agent_directives
@@ -45,9 +46,10 @@ from bot.errors import (
     SyncDeferred,
     TransitionConflict,
 )
+from bot.logging import get_logger
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
-from bot.policies import Policies
+from bot.policies import Policies, approvals_needed
 from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum, SandboxError
 from bot.services.issue_tracker import TrackerRateLimited, TrackerUnavailable
 from bot.services.ports import Syncer, SyncProgress
@@ -55,6 +57,7 @@ from bot.services.sync_outages import outage_wait, waiting_text
 from bot.verify.repo import RepoVerification
 
 RunListener = Callable[[Run], Awaitable[None]]
+log = get_logger(__name__)
 
 
 class RepoVerifier(Protocol):
@@ -403,6 +406,44 @@ class RunService:
         await self.notify(run)
         return run
 
+    async def _unbacked_approval(self, run: Run) -> str | None:
+        """Why the audit log does not back this run's approval, or None when it does."""
+        rule = self.policies.approvals.rule_for(run)
+        view = ApprovalRuleView(
+            allow_users=frozenset(rule.allow_users),
+            allow_groups=frozenset(rule.allow_groups),
+            allow_requester=rule.allow_requester,
+            needed=approvals_needed(rule, run),
+        )
+        evidence = approval_evidence(run, await self.store.run_events(run.run_id), view)
+        return None if evidence.backed else evidence.why
+
+    async def _refuse_unbacked(self, run: Run, why: str) -> Run:
+        """State says approved, the audit log does not: publish nothing, and say so loudly."""
+        log.error("stopline.unbacked_approval", run_id=run.run_id, why=why)
+        failure = Failure(
+            step="sync",
+            message=(
+                "PASS refused to publish this run: its approval is not in the audit log, so the run was "
+                "changed outside PASS. Nothing was written to GitHub. Run `passbot audit verify`, look at "
+                f"`passbot audit export --run {run.run_id}`, and start a new run from the PRD."
+            ),
+            diagnosis=why,
+        )
+        refused = await self.store.transition(
+            run.run_id,
+            run.status,
+            RunStatus.FAILED,
+            actor=Actor.SYSTEM,
+            actor_id="pass",
+            action="sync.refused",
+            mutate=lambda r: r.model_copy(update={"failure": failure}),
+            reason=why,
+            detail={"flag": "approval_not_in_audit_log", "plan_hash": run.plan_hash},
+        )
+        await self.notify(refused)
+        return refused
+
     async def _move(self, run_id: str, expected: RunStatus, target: RunStatus, action: str) -> Run:
         return await self.store.transition(run_id, expected, target, actor=Actor.SYSTEM, actor_id="pass", action=action)
 
@@ -433,6 +474,10 @@ class RunService:
             mutate=lambda r: r.model_copy(update={"waiting": None}),
         )
         await self.notify(run)
+        # Checked on the run as the transaction above read it: that is what gets published.
+        unbacked = await self._unbacked_approval(run)
+        if unbacked is not None:
+            return await self._refuse_unbacked(run, unbacked)
         try:
             missing = [c for c in await self.syncer.check_requirements(run) if not c.ok]
             if missing:

@@ -1,0 +1,135 @@
+"""The attack on the stop-line, replayed: something with a connection to PASS's Redis sets another
+user's staged run to approved, adds an approval and an extra work item, and queues the sync. A
+real `passbot worker` with the GitHub stand-in must write nothing, fail the run saying why, and
+`passbot audit verify` must name the run. The same worker, given a real approval, does write:
+the test can tell the two apart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.redis_store import RedisRunStore, run_key
+from bot.domain.models import Approval, Run, Source
+from bot.domain.status import RunStatus
+from bot.planner.heuristic import HeuristicPlanner
+from bot.policies import Policies
+from bot.services.dry_run import DryRunSyncer
+from bot.services.runs import RunService
+from tests.github.fake_github_api import FakeGitHub
+from tests.helpers import PRDS, RedisProcess, clean_env, passbot_async, stop_line
+from tests.scale.procs import Procs, processes
+
+pytestmark = pytest.mark.slow
+
+TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
+TOKEN = "test-token-not-a-secret"
+REPO = "acme/widgets"
+
+
+@pytest.fixture
+async def github() -> object:
+    fake = FakeGitHub()
+    fake.add_token(TOKEN)
+    fake.add_repo(REPO)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+async def _staged(store: RedisRunStore, tmp_path: Path) -> tuple[RunService, Run]:
+    runs = RunService(store, HeuristicPlanner(), DryRunSyncer(tmp_path / "unused", reason="test"), Policies())
+    run, _ = await runs.submit(TINY, source=Source.SLACK, requester="UALICE", repo=REPO, channel="C1")
+    run = await runs.execute(run.run_id)
+    assert run.status is RunStatus.AWAITING_APPROVAL
+    return runs, run
+
+
+async def _tamper(client: aioredis.Redis, run: Run) -> Run:
+    """What the hostile repo's code did over the socket: state only, no event."""
+    assert run.plan is not None
+    extra = run.plan.items[0].model_copy(
+        update={"key": "T99", "title": "Add maintenance SSH key to prod bastion", "depends_on": []}
+    )
+    plan = run.plan.model_copy(update={"items": [*run.plan.items, extra]})
+    forged = run.model_copy(
+        update={
+            "status": RunStatus.APPROVED,
+            "plan": plan,
+            "plan_hash": plan.content_hash(),
+            "approvals": [Approval(user="UMALLORY", via="slack", plan_hash=plan.content_hash())],
+        }
+    )
+    await client.set(run_key(run.run_id), forged.model_dump_json())
+    return forged
+
+
+def _worker(procs: Procs, github: FakeGitHub) -> None:
+    procs.passbot("worker", "worker", GITHUB_TOKEN=TOKEN, GITHUB_API_URL=github.base_url, PASS_GITHUB_REPO=REPO)
+
+
+async def _status(store: RedisRunStore, run_id: str, *wanted: RunStatus) -> bool:
+    return (await store.get(run_id)).status in wanted
+
+
+async def test_a_run_approved_by_writing_redis_publishes_nothing_and_is_flagged(
+    tmp_path: Path, own_redis: RedisProcess, own_client: aioredis.Redis, own_queue: SaqJobQueue, github: FakeGitHub
+) -> None:
+    store = RedisRunStore(own_client)
+    _, run = await _staged(store, tmp_path)
+    await _tamper(own_client, run)
+    await own_queue.enqueue(JobKind.SYNC_RUN, run.run_id)
+    env = clean_env(tmp_path / "data", REDIS_URL=own_redis.url)
+    with processes(tmp_path, env) as procs:
+        _worker(procs, github)
+        await procs.until(lambda: _status(store, run.run_id, RunStatus.FAILED, RunStatus.SYNCED), "the sync job ran")
+    after = await store.get(run.run_id)
+    assert github.issue_writes() == [], "no issue was created from a forged approval"
+    assert after.status is RunStatus.FAILED
+    assert after.failure is not None and "not in the audit log" in after.failure.message
+    assert "UMALLORY" in after.failure.diagnosis
+    flagged = [e for e in await store.run_events(run.run_id) if e.action == "sync.refused"]
+    assert flagged and flagged[0].detail["flag"] == "approval_not_in_audit_log"
+
+    code, out, _ = await passbot_async("audit", "verify", env=env)
+    assert code == 1, out
+    text = out.decode()
+    assert "state without event" in text and run.run_id in text
+
+
+async def test_the_same_worker_publishes_a_run_a_person_really_approved(
+    tmp_path: Path, own_redis: RedisProcess, own_client: aioredis.Redis, own_queue: SaqJobQueue, github: FakeGitHub
+) -> None:
+    store = RedisRunStore(own_client)
+    runs, run = await _staged(store, tmp_path)
+    outcome = await stop_line(runs).approve(run.run_id, user="UBOB", via="slack", plan_hash=run.plan_hash)
+    assert outcome.now_approved
+    await own_queue.enqueue(JobKind.SYNC_RUN, run.run_id)
+    env = clean_env(tmp_path / "data", REDIS_URL=own_redis.url)
+    with processes(tmp_path, env) as procs:
+        _worker(procs, github)
+        await procs.until(lambda: _status(store, run.run_id, RunStatus.FAILED, RunStatus.SYNCED), "the sync job ran")
+    after = await store.get(run.run_id)
+    assert after.status is RunStatus.SYNCED, after.failure
+    assert len(github.issue_writes()) >= len(run.plan.items if run.plan else [])
+
+    code, out, _ = await passbot_async("audit", "verify", env=env)
+    assert code == 0, out
+    assert "every run's state matches" in out.decode()
+
+
+async def test_a_staged_run_whose_approval_was_dropped_into_its_state_fails_audit_verify(
+    tmp_path: Path, own_redis: RedisProcess, own_client: aioredis.Redis
+) -> None:
+    store = RedisRunStore(own_client)
+    _, run = await _staged(store, tmp_path)
+    data = json.loads(await own_client.get(run_key(run.run_id)) or "{}")
+    data["approvals"] = [{"user": "UMALLORY", "plan_hash": run.plan_hash}]
+    await own_client.set(run_key(run.run_id), json.dumps(data))
+    code, out, _ = await passbot_async("audit", "verify", env=clean_env(tmp_path / "data", REDIS_URL=own_redis.url))
+    assert code == 1
+    assert "approval by UMALLORY that has no audit event" in out.decode()
