@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.adapters.approval_key import load_approval_key
 from bot.adapters.github_tracker import GitHubTracker
 from bot.adapters.openai_client import OpenAILlmClient
 from bot.adapters.redis_server import RedisHandle, connect
@@ -45,7 +46,9 @@ class Container:
     approvals: Approvals = field(init=False)
 
     def __post_init__(self) -> None:
-        self.approvals = Approvals(self.runs.store, self.runs.policies, changed=self.runs.notify)
+        self.approvals = Approvals(
+            self.runs.store, self.runs.policies, changed=self.runs.notify, seal_key=self.runs.approval_key
+        )
 
     async def close(self) -> None:
         if self.llm is not None:
@@ -130,6 +133,7 @@ def build(settings: Settings, *, dry_run: bool = False, policies: Policies | Non
             repo_checks=RepoChecks.from_settings(settings, commands, store)
             if policies.limits.verify_repo_on_plan
             else None,
+            approval_key=load_approval_key(settings),
         ),
         llm=llm,
     )

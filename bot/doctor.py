@@ -65,6 +65,21 @@ def redis_auth_check(redis_url: str | None) -> Check:
     )
 
 
+def approval_seal_check(settings: Settings) -> Check:
+    if settings.approval_key is not None and settings.approval_key.get_secret_value():
+        return Check("approval seal", True, "PASS_APPROVAL_KEY seals every approval event", required=False)
+    if not settings.redis_url:
+        return Check("approval seal", True, "approval events sealed with a key under PASS_DATA_DIR", required=False)
+    return Check(
+        "approval seal",
+        False,
+        "PASS_APPROVAL_KEY not set: approvals are checked against the audit log but not sealed, so an event "
+        "written straight into Redis would count. Set the same random PASS_APPROVAL_KEY (openssl rand -hex 32) "
+        "on every serve and worker process",
+        required=False,
+    )
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     try:
@@ -94,6 +109,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("redis", False, f"{type(exc).__name__}: cannot start or reach Redis; set REDIS_URL"))
 
     checks.append(redis_auth_check(settings.redis_url))
+    checks.append(approval_seal_check(settings))
     checks.append(sandbox_check(await detect_isolation(), shutil.which("bwrap")))
 
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     github_webhook_secret: SecretStr | None = Field(default=None, validation_alias="PASS_GITHUB_WEBHOOK_SECRET")
     # More webhook sources, each with its own secret: "ci=secret1,jira=secret2" (header X-Pass-Source).
     webhook_source_secrets: SecretStr | None = Field(default=None, validation_alias="PASS_WEBHOOK_SOURCES")
+    # Seals each approval event (HMAC) so that one written straight into Redis does not count.
+    # Unset: a key made once under PASS_DATA_DIR for the embedded Redis; with REDIS_URL, every
+    # process sharing that Redis needs the same value (without it approvals are not sealed).
+    approval_key: SecretStr | None = Field(default=None, validation_alias="PASS_APPROVAL_KEY")
     log_format: str = Field(default="auto", validation_alias="PASS_LOG_FORMAT")
     log_level: str = Field(default="info", validation_alias="PASS_LOG_LEVEL")
 

@@ -22,7 +22,7 @@ TEMPLATE_PRD = PRDS / "01_taskmaster_example_prd_template.md"
 
 def stop_line(runs: RunService) -> Approvals:
     """The stop-line over the same store, policies and listeners as `runs`, as the container wires it."""
-    return Approvals(runs.store, runs.policies, changed=runs.notify)
+    return Approvals(runs.store, runs.policies, changed=runs.notify, seal_key=runs.approval_key)
 
 
 def free_port() -> int:

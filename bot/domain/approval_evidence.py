@@ -12,6 +12,9 @@ The same question, asked of every run, is `passbot audit verify`'s check that st
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,7 +51,30 @@ def approved_hash(event: AuditEvent) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def approval_evidence(run: Run, events: Iterable[AuditEvent], rule: ApprovalRuleView) -> Evidence:
+def approval_seal(key: bytes, *, run_id: str, user: str, plan_hash: str, operator: bool, groups: Sequence[str]) -> str:
+    """An HMAC over what an approval says, with a key kept outside Redis: an event written by
+    anything that only reached Redis (even one chained correctly) carries no valid seal."""
+    message = json.dumps([run_id, user, plan_hash, operator, sorted(groups)], separators=(",", ":"))
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _sealed(event: AuditEvent, key: bytes, plan_hash: str) -> bool:
+    groups = event.detail.get("approver_groups")
+    expected = approval_seal(
+        key,
+        run_id=event.run_id or "",
+        user=event.actor_id,
+        plan_hash=plan_hash,
+        operator=event.detail.get("operator") is True,
+        groups=[str(g) for g in groups] if isinstance(groups, list) else [],
+    )
+    seal = event.detail.get("seal")
+    return isinstance(seal, str) and hmac.compare_digest(seal, expected)
+
+
+def approval_evidence(
+    run: Run, events: Iterable[AuditEvent], rule: ApprovalRuleView, *, seal_key: bytes | None = None
+) -> Evidence:
     if run.plan is None or not run.plan_hash:
         return Evidence(False, "the run has no plan to publish")
     if run.plan.content_hash() != run.plan_hash:
@@ -56,6 +82,7 @@ def approval_evidence(run: Run, events: Iterable[AuditEvent], rule: ApprovalRule
     valid: list[str] = []
     operator_approved = False
     recorded_users: set[str] = set()
+    unsealed: set[str] = set()
     for event in events:
         if event.run_id != run.run_id or event.action != APPROVAL_ACTION or event.actor is not Actor.HUMAN:
             continue
@@ -65,6 +92,9 @@ def approval_evidence(run: Run, events: Iterable[AuditEvent], rule: ApprovalRule
             continue
         user = event.actor_id
         recorded_users.add(user)
+        if seal_key is not None and not _sealed(event, seal_key, run.plan_hash):
+            unsealed.add(user)
+            continue
         if event.detail.get("operator") is True:
             if run.source is Source.CLI:
                 operator_approved = True
@@ -85,7 +115,14 @@ def approval_evidence(run: Run, events: Iterable[AuditEvent], rule: ApprovalRule
     needed = 1 if operator_approved else rule.needed
     if len(people) < needed:
         have = f"{len(people)} approval event(s)" if people else "no approval event"
-        return Evidence(False, f"{have} for this plan by an allowed approver; the policy needs {needed}", people)
+        why = f"{have} for this plan by an allowed approver; the policy needs {needed}"
+        if unsealed:
+            why += (
+                f". The approval event(s) by {', '.join(sorted(unsealed))} carry no valid seal: written without "
+                "PASS's approval key (forged), or PASS_APPROVAL_KEY differs between the process that took the "
+                "click and this worker"
+            )
+        return Evidence(False, why, people)
     return Evidence(True, approvers=people)
 
 

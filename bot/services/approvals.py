@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.adapters.redis_store import RedisRunStore
+from bot.domain.approval_evidence import approval_seal
 from bot.domain.models import Actor, Approval, Plan, Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.errors import PassError, TransitionConflict
@@ -30,10 +31,14 @@ class Approvals:
     """Approve, reject and expire staged runs. `changed` is told of every change it makes (the
     run pipeline's `RunService.notify`, so the same listeners redraw the cards)."""
 
-    def __init__(self, store: RedisRunStore, policies: Policies, *, changed: RunListener) -> None:
+    def __init__(
+        self, store: RedisRunStore, policies: Policies, *, changed: RunListener, seal_key: bytes | None = None
+    ) -> None:
         self.store = store
         self.policies = policies
         self._changed = changed
+        # Seals each approval event; the sync checks the seal (bot/domain/approval_evidence.py).
+        self._seal_key = seal_key
 
     async def approve(
         self,
@@ -87,6 +92,16 @@ class Approvals:
             "operator": operator,
             "approver_groups": sorted(user_groups & set(rule.allow_groups)),
         }
+        approved = narrowed.content_hash() if narrowed is not None else (run.plan_hash or "")
+        if self._seal_key is not None:
+            detail["seal"] = approval_seal(
+                self._seal_key,
+                run_id=run_id,
+                user=user,
+                plan_hash=approved,
+                operator=operator,
+                groups=sorted(user_groups & set(rule.allow_groups)),
+            )
         if narrowed is not None and run.plan is not None:
             kept = {i.key for i in narrowed.items}
             detail["selected"] = sorted(kept)

@@ -78,6 +78,7 @@ class RunService:
         *,
         listeners: list[RunListener] | None = None,
         repo_checks: RepoVerifier | None = None,
+        approval_key: bytes | None = None,
     ) -> None:
         self.store = store
         self.planner = planner
@@ -86,6 +87,8 @@ class RunService:
         self._listeners = listeners or []
         # Shift-left: when a run names a repo, its lint/type/test/security checks run before staging.
         self.repo_checks = repo_checks
+        # The key approval events are sealed with (the stop-line uses the same one).
+        self.approval_key = approval_key
 
     def add_listener(self, listener: RunListener) -> None:
         self._listeners.append(listener)
@@ -415,7 +418,8 @@ class RunService:
             allow_requester=rule.allow_requester,
             needed=approvals_needed(rule, run),
         )
-        evidence = approval_evidence(run, await self.store.run_events(run.run_id), view)
+        events = await self.store.run_events(run.run_id)
+        evidence = approval_evidence(run, events, view, seal_key=self.approval_key)
         return None if evidence.backed else evidence.why
 
     async def _refuse_unbacked(self, run: Run, why: str) -> Run:

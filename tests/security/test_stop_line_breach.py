@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from bot.adapters.queue import JobKind, SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore, run_key
-from bot.domain.models import Approval, Run, Source
+from bot.domain.models import Actor, Approval, Run, Source
 from bot.domain.status import RunStatus
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Policies
@@ -133,3 +133,38 @@ async def test_a_staged_run_whose_approval_was_dropped_into_its_state_fails_audi
     code, out, _ = await passbot_async("audit", "verify", env=clean_env(tmp_path / "data", REDIS_URL=own_redis.url))
     assert code == 1
     assert "approval by UMALLORY that has no audit event" in out.decode()
+
+
+async def test_an_approval_event_chained_with_pass_own_store_code_but_not_sealed_does_not_count(
+    tmp_path: Path, own_client: aioredis.Redis
+) -> None:
+    """The stronger attacker: it writes a correctly chained `approval.recorded` event (PASS's own
+    store code does that for anyone with a connection). It lacks the seal made with the key kept
+    outside Redis, so the sync refuses; the same flow with a real click publishes."""
+    store = RedisRunStore(own_client)
+    key = b"k" * 32
+    runs = RunService(
+        store, HeuristicPlanner(), DryRunSyncer(tmp_path / "runs", reason="test"), Policies(), approval_key=key
+    )
+    run, _ = await runs.submit(TINY, source=Source.SLACK, requester="UALICE", channel="C1")
+    run = await runs.execute(run.run_id)
+    forged = Approval(user="UMALLORY", via="slack", plan_hash=run.plan_hash or "")
+    await store.transition(
+        run.run_id,
+        RunStatus.AWAITING_APPROVAL,
+        RunStatus.APPROVED,
+        actor=Actor.HUMAN,
+        actor_id="UMALLORY",
+        action="approval.recorded",
+        mutate=lambda r: r.model_copy(update={"approvals": [forged]}),
+        detail={"via": "slack", "plan_hash": run.plan_hash, "needed": 1},
+    )
+    refused = await runs.sync(run.run_id)
+    assert refused.status is RunStatus.FAILED
+    assert refused.failure is not None and "no valid seal" in refused.failure.diagnosis
+    assert not (tmp_path / "runs" / run.run_id).exists(), "the dry run wrote nothing either"
+
+    real, _ = await runs.submit(TINY, source=Source.SLACK, requester="UALICE", channel="C1")
+    real = await runs.execute(real.run_id)
+    assert (await stop_line(runs).approve(real.run_id, user="UBOB", via="slack", plan_hash=real.plan_hash)).now_approved
+    assert (await runs.sync(real.run_id)).status is RunStatus.SYNCED
