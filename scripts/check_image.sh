@@ -245,7 +245,8 @@ HTTP_PORT=$(free_port)
 grep -q '"3000:3000"' "$WORK/compose/compose.yml" || fail "README's compose snippet no longer publishes 3000:3000"
 sed -i "s/\"3000:3000\"/\"$HTTP_PORT:3000\"/" "$WORK/compose/compose.yml"
 # env_file: .env: nothing for Slack, GitHub or OpenAI, so a dry run with the heuristic planner.
-echo "PASS_LOG_LEVEL=info" >"$WORK/compose/.env"
+printf 'PASS_LOG_LEVEL=info\nREDIS_PASSWORD=%s\nPASS_APPROVAL_KEY=%s\n' "$(openssl rand -hex 16)" "$(openssl rand -hex 32)" \
+  >"$WORK/compose/.env"
 compose up -d >"$WORK/compose-up.log" 2>&1 || { tail -20 "$WORK/compose-up.log"; fail "podman-compose up"; }
 pm ps --format '{{.Names}}  {{.Image}}  {{.Command}}' | sed 's/^/  /'
 [[ $(pm ps --filter "label=com.docker.compose.service=worker" --format '{{.Names}}' | wc -l) == 2 ]] \
