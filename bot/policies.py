@@ -118,6 +118,36 @@ def may_approve(rule: ApprovalRule, run: Run, user: str, user_groups: frozenset[
     return Decision(False, "You are not on this channel's or repo's approver list (policies/approvals.yml).")
 
 
+@dataclass(frozen=True)
+class SlackTeams:
+    """The Slack teams behind a click: the clicker's (`user.team_id`, None when Slack sent none)
+    and PASS's own (from auth.test, None when it could not be read)."""
+
+    user: str | None
+    home: str | None
+
+
+def team_decision(run: Run, teams: SlackTeams | None) -> Decision:
+    """Is the clicker in the Slack team whose members may decide `run`? Pure.
+
+    That is the run's own team when it recorded one at intake, else PASS's home team. `teams`
+    None is a decision made outside Slack (the terminal). A click with a team missing on
+    either side is refused: fail closed.
+    """
+    if teams is None:
+        return Decision(True, "decided outside Slack")
+    expected = run.team_id or teams.home
+    if expected is None or teams.user is None:
+        return Decision(False, "PASS could not confirm which Slack workspace this run belongs to; try again shortly.")
+    if teams.user != expected:
+        return Decision(
+            False,
+            "You are in another Slack workspace than the one this run was asked from (a shared channel): "
+            "only its own members can approve or reject it.",
+        )
+    return Decision(True, "in the run's Slack workspace")
+
+
 def approvals_needed(rule: ApprovalRule, run: Run) -> int:
     items = len(run.plan.items) if run.plan else 0
     needed = rule.min_approvals

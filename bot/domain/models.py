@@ -215,6 +215,10 @@ class Run(Model):
     requester: str = ""
     # The Slack team id (or "cli"): the scope of per-day cost caps and concurrency limits.
     workspace: str = "default"
+    # The Slack team (T…) the run was asked from, recorded at intake; None for runs from outside
+    # Slack (their approvers must be in PASS's own team). Approvals count only from that team:
+    # a Slack Connect guest from another organisation shares the channel, not the stop-line.
+    team_id: str | None = None
     channel: str | None = None
     thread_ts: str | None = None
     repo: str | None = None

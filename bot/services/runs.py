@@ -110,6 +110,7 @@ class RunService:
         repo: str | None = None,
         dedupe: str | None = None,
         workspace: str = "default",
+        team_id: str | None = None,
     ) -> tuple[Run, bool]:
         """Create a queued run. A repeated dedupe key returns the first run (created=False)."""
         prd = self.parse(raw)
@@ -119,6 +120,7 @@ class RunService:
             source=source,
             requester=requester,
             workspace=workspace,
+            team_id=team_id,
             channel=channel,
             thread_ts=thread_ts,
             repo=repo,
