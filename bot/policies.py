@@ -95,10 +95,26 @@ class Triggers(_Policy):
     github: GitHubTrigger = Field(default_factory=GitHubTrigger)
 
 
+class SourcePolicy(_Policy):
+    """Which private repositories a `/pass plan owner/name:path` may read, per Slack channel.
+
+    PASS reads with its own token and posts the plan where it was asked, so a private repo
+    is read only for channels allowed here; public repos need no entry.
+    """
+
+    # Slack channel id (or "*" for every channel) -> repos (`owner/name`, globs allowed).
+    private_repos: dict[str, list[str]] = Field(default_factory=dict)
+
+    def allows_private(self, channel: str, repo: str) -> bool:
+        patterns = [*self.private_repos.get(channel, []), *self.private_repos.get("*", [])]
+        return any(fnmatch.fnmatchcase(repo.lower(), p.lower()) for p in patterns)
+
+
 class Policies(_Policy):
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     limits: Limits = Field(default_factory=Limits)
     triggers: Triggers = Field(default_factory=Triggers)
+    sources: SourcePolicy = Field(default_factory=SourcePolicy)
 
 
 @dataclass(frozen=True)
@@ -196,8 +212,10 @@ def load_policies(policy_dir: Path) -> Policies:
     approvals_file = policy_dir / "approvals.yml"
     limits_file = policy_dir / "limits.yml"
     triggers_file = policy_dir / "triggers.yml"
+    sources_file = policy_dir / "sources.yml"
     return Policies(
         approvals=_load_file(approvals_file, ApprovalPolicy) if approvals_file.exists() else ApprovalPolicy(),
         limits=_load_file(limits_file, Limits) if limits_file.exists() else Limits(),
         triggers=_load_file(triggers_file, Triggers) if triggers_file.exists() else Triggers(),
+        sources=_load_file(sources_file, SourcePolicy) if sources_file.exists() else SourcePolicy(),
     )

@@ -84,7 +84,12 @@ def build_slack_app(
         queue=queue,
         client=client,
         cards=cards,
-        sources=PrdSources(client, github=fetcher, max_bytes=container.policies.limits.max_prd_bytes),
+        sources=PrdSources(
+            client,
+            github=fetcher,
+            max_bytes=container.policies.limits.max_prd_bytes,
+            policy=container.policies.sources,
+        ),
         notifier=notifier,
         default_repo=settings.github_repo,
         digests=lambda: build_digest_service(container, SlackDigestSender(client)),

@@ -36,7 +36,7 @@ from bot.slack.commands import GitHubPrd, PlanCommand
 from bot.slack.modal_blocks import reject_modal, select_items_modal
 from bot.slack.mrkdwn import esc
 from bot.slack.notifier import SlackNotifier
-from bot.slack.prd_sources import PrdSources
+from bot.slack.prd_sources import Asker, PrdSources
 from bot.slack.stats_blocks import stats_blocks
 
 log = get_logger(__name__)
@@ -91,7 +91,7 @@ class SlackFlows:
 
     async def _plan(self, command: PlanCommand, who: Requester, *, dedupe: str, reply: Reply) -> Run | None:
         try:
-            raw = await self.sources.read(command.source)
+            raw = await self.sources.read(command.source, Asker(user=who.user, channel=who.channel))
             repo = command.repo
             if repo is None and isinstance(command.source, GitHubPrd):
                 repo = command.source.repo
