@@ -159,7 +159,12 @@ class DevStack:
         exit_stack.push_async_callback(queue.close)
         slack = build_slack_app(container, queue, client=web_client(bot_token, settings.slack_api_url))
         container.runs.add_listener(slack.notifier)
-        bot_app = create_web_app(ping=container.store.ping, slack=slack.bolt, intake=intake_deps(container, queue))
+        bot_app = create_web_app(
+            ping=container.store.ping,
+            slack=slack.bolt,
+            slack_signing_secret=slack.signing_secret,
+            intake=intake_deps(container, queue),
+        )
         bot_runner, bot_port = await _serve(bot_app, host, 0)
         exit_stack.push_async_callback(bot_runner.cleanup)
         bot_url = f"http://{host}:{bot_port}"

@@ -176,7 +176,10 @@ async def make_harness(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIte
         # call) has finished, so a test reads the outcome without polling. Production acks first.
         slack = build_slack_app(container, queue, client=client, github=github, process_before_response=True)
         runs.add_listener(slack.notifier)
-        bot = TestServer(create_web_app(ping=store.ping, slack=slack.bolt), host="127.0.0.1")
+        bot = TestServer(
+            create_web_app(ping=store.ping, slack=slack.bolt, slack_signing_secret=slack.signing_secret),
+            host="127.0.0.1",
+        )
         await bot.start_server()
         cleanups.append(bot.close)
         http = aiohttp.ClientSession()

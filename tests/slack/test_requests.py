@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.adapters.redis_store import RedisRunStore
@@ -32,6 +33,26 @@ async def test_a_forged_signature_is_refused_with_401_and_starts_nothing(harness
     assert reply.status == 401
     assert await harness.store.list_runs() == []
     assert harness.fake.of("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe not utf-8 at all", "application/x-www-form-urlencoded"),
+        (b'{"type": "event_callback", ', "application/json"),
+    ],
+    ids=["payload-not-json", "not-utf8", "json-cut-short"],
+)
+async def test_an_unsigned_malformed_body_is_refused_with_401_before_it_is_read(
+    harness: Harness, body: bytes, content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(int(time.time()))}
+    async with harness.http.post(harness.events_url, data=body, headers=headers) as response:
+        assert response.status == 401
+        assert "Traceback" not in await response.text()
+    assert not [r for r in caplog.records if r.exc_info], "nothing was raised on the way"
+    assert await harness.store.list_runs() == []
 
 
 async def test_a_replayed_request_from_ten_minutes_ago_is_refused_with_401(harness: Harness) -> None:
