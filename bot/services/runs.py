@@ -108,7 +108,7 @@ class RunService:
         channel: str | None = None,
         thread_ts: str | None = None,
         repo: str | None = None,
-        dedupe: str | None = None,
+        dedupe: str | tuple[str, ...] | None = None,
         workspace: str = "default",
         team_id: str | None = None,
     ) -> tuple[Run, bool]:
