@@ -164,6 +164,21 @@ def team_decision(run: Run, teams: SlackTeams | None) -> Decision:
     return Decision(True, "in the run's Slack workspace")
 
 
+def on_behalf_decision(run: Run, user: str) -> Decision:
+    """May `user` approve `run` given whom its API caller named? Pure.
+
+    The person an API token said it asked for never approves that run: naming someone must
+    not turn their click into a second pair of eyes on a request they may never have made.
+    """
+    if run.on_behalf_of is not None and user == run.on_behalf_of:
+        return Decision(
+            False,
+            f"This run was requested through the API by `{run.requester}` on your behalf, so someone "
+            "else needs to approve it.",
+        )
+    return Decision(True, "not the person the run was asked for")
+
+
 def approvals_needed(rule: ApprovalRule, run: Run) -> int:
     items = len(run.plan.items) if run.plan else 0
     needed = rule.min_approvals

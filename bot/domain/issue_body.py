@@ -77,7 +77,7 @@ class Provenance:
             run_id=run.run_id,
             plan_hash=plan_hash,
             planner=run.planner,
-            requester=run.requester,
+            requester=f"{run.requester} on behalf of {run.on_behalf_of}" if run.on_behalf_of else run.requester,
             approvers=approvers,
             thread_url=thread_url,
         )

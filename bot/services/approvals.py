@@ -13,7 +13,15 @@ from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Actor, Approval, Plan, Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.errors import PassError, TransitionConflict
-from bot.policies import Policies, SlackTeams, approval_deadline, approvals_needed, may_approve, team_decision
+from bot.policies import (
+    Policies,
+    SlackTeams,
+    approval_deadline,
+    approvals_needed,
+    may_approve,
+    on_behalf_decision,
+    team_decision,
+)
 from bot.services.runs import RunListener
 
 
@@ -132,7 +140,9 @@ class Approvals:
             return None
         if any(a.user == user and a.decision == "approve" and a.plan_hash == run.plan_hash for a in run.approvals):
             return "You have already approved this run."
-        decision = may_approve(rule, run, user, groups)
+        decision = on_behalf_decision(run, user)
+        if decision.allowed:
+            decision = may_approve(rule, run, user, groups)
         return None if decision.allowed else decision.reason
 
     async def reject(

@@ -111,6 +111,7 @@ class RunService:
         dedupe: str | tuple[str, ...] | None = None,
         workspace: str = "default",
         team_id: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> tuple[Run, bool]:
         """Create a queued run. A repeated dedupe key returns the first run (created=False)."""
         prd = self.parse(raw)
@@ -121,6 +122,7 @@ class RunService:
             requester=requester,
             workspace=workspace,
             team_id=team_id,
+            on_behalf_of=on_behalf_of,
             channel=channel,
             thread_ts=thread_ts,
             repo=repo,

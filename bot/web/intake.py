@@ -78,10 +78,23 @@ def _parse(body: bytes) -> PrdRequest:
 
 
 async def _start(
-    deps: IntakeDeps, req: PrdRequest, source: Source, dedupe: str | tuple[str, ...] | None
+    deps: IntakeDeps,
+    req: PrdRequest,
+    source: Source,
+    dedupe: str | tuple[str, ...] | None,
+    *,
+    token: str | None = None,
 ) -> web.Response:
+    """`token`: the API token's name. Its run is requested by the token; the `requester` the
+    caller named is only claimed, and is recorded as "on behalf of"."""
     run, created = await deps.runs.submit(
-        req.prd.encode(), source=source, requester=req.requester, channel=req.channel, repo=req.repo, dedupe=dedupe
+        req.prd.encode(),
+        source=source,
+        requester=f"api:{token}" if token else req.requester,
+        on_behalf_of=req.requester if token else None,
+        channel=req.channel,
+        repo=req.repo,
+        dedupe=dedupe,
     )
     if created:
         await deps.enqueue_execute(run.run_id)
@@ -186,7 +199,7 @@ def build_intake_routes(deps: IntakeDeps) -> web.RouteTableDef:
         req = _parse(await request.read())
         key = request.headers.get("Idempotency-Key")
         # Scoped to the token: two clients choosing the same key must not see each other's run.
-        return await _start(deps, req, Source.API, f"api:{caller}:{key}" if key else None)
+        return await _start(deps, req, Source.API, f"api:{caller}:{key}" if key else None, token=caller)
 
     @routes.get("/api/runs/{run_id}")
     async def get_run(request: web.Request) -> web.Response:

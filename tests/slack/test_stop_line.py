@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 
+from aiohttp.test_utils import TestServer
+
+from bot.adapters.api_tokens import ApiTokenStore, parse_scopes
 from bot.adapters.queue import JobKind
 from bot.domain.models import Source
 from bot.domain.status import RunStatus
 from bot.policies import ApprovalPolicy, ApprovalRule, Policies
 from bot.slack.actions import REJECT_REASON_BLOCK, REJECT_REASON_INPUT, SELECT_INPUT, ActionId, ViewId
+from bot.web.intake import IntakeDeps, build_intake_app
 from tests.helpers import PRDS
 from tests.slack.conftest import APPROVER, CHANNEL, REQUESTER, Harness, HarnessFactory, card_text, has_buttons
 
@@ -227,3 +231,34 @@ async def test_a_run_from_outside_slack_counts_only_approvers_of_pass_own_team(h
 
     await harness.click(ActionId.APPROVE, value, user=APPROVER)
     assert (await harness.store.get(run.run_id)).status is RunStatus.APPROVED
+
+
+async def test_a_user_an_api_caller_names_is_shown_on_behalf_and_cannot_approve(harness: Harness) -> None:
+    tokens = ApiTokenStore(harness.store.client)
+    token = await tokens.create("ci", parse_scopes("runs:write"))
+
+    async def enqueue(run_id: str) -> None:
+        await harness.queue.enqueue(JobKind.EXECUTE_RUN, run_id)
+
+    api = TestServer(build_intake_app(IntakeDeps(harness.runs, tokens, enqueue)), host="127.0.0.1")
+    await api.start_server()
+    try:
+        body = {"prd": TINY, "channel": CHANNEL, "requester": APPROVER}
+        headers = {"Authorization": f"Bearer {token}"}
+        async with harness.http.post(api.make_url("/api/runs"), json=body, headers=headers) as response:
+            assert response.status == 202
+            run_id = (await response.json())["run_id"]
+    finally:
+        await api.close()
+    await harness.drain()
+    run = await harness.store.get(run_id)
+    assert run.requester == "api:ci" and run.on_behalf_of == APPROVER
+    _, shown = await harness.card(run_id)
+    assert f"requested by `api:ci` on behalf of <@{APPROVER}>" in card_text(shown)
+
+    await harness.click(ActionId.APPROVE, await harness.approve_value(run_id), user=APPROVER)
+    assert (await harness.store.get(run_id)).status is RunStatus.AWAITING_APPROVAL
+    assert "on your behalf" in harness.fake.ephemerals()[-1]
+
+    await harness.click(ActionId.APPROVE, await harness.approve_value(run_id), user="USECOND")
+    assert (await harness.store.get(run_id)).status is RunStatus.APPROVED
