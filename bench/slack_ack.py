@@ -140,7 +140,9 @@ async def main(n: int) -> None:
         await queue.connect()
         slack = build_slack_app(container, queue, client=web_client(BOT_TOKEN, fake.api_url))
         runs.add_listener(slack.notifier)
-        pass_runner, pass_url = await serve(create_web_app(ping=store.ping, slack=slack.bolt))
+        pass_runner, pass_url = await serve(
+            create_web_app(ping=store.ping, slack=slack.bolt, slack_signing_secret=slack.signing_secret)
+        )
 
         bare = AsyncApp(client=web_client(BOT_TOKEN, fake.api_url), signing_secret=sr.SIGNING_SECRET)
 
@@ -149,7 +151,7 @@ async def main(n: int) -> None:
             await ack()
 
         bare_app = web.Application()
-        bare_app.router.add_post("/slack/events", slack_events_handler(bare))
+        bare_app.router.add_post("/slack/events", slack_events_handler(bare, sr.SIGNING_SECRET))
         bare_runner, bare_url = await serve(bare_app)
 
         # Warm up both (Bolt's one auth.test call, connection set-up).

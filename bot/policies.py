@@ -95,10 +95,26 @@ class Triggers(_Policy):
     github: GitHubTrigger = Field(default_factory=GitHubTrigger)
 
 
+class SourcePolicy(_Policy):
+    """Which private repositories a `/pass plan owner/name:path` may read, per Slack channel.
+
+    PASS reads with its own token and posts the plan where it was asked, so a private repo
+    is read only for channels allowed here; public repos need no entry.
+    """
+
+    # Slack channel id (or "*" for every channel) -> repos (`owner/name`, globs allowed).
+    private_repos: dict[str, list[str]] = Field(default_factory=dict)
+
+    def allows_private(self, channel: str, repo: str) -> bool:
+        patterns = [*self.private_repos.get(channel, []), *self.private_repos.get("*", [])]
+        return any(fnmatch.fnmatchcase(repo.lower(), p.lower()) for p in patterns)
+
+
 class Policies(_Policy):
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     limits: Limits = Field(default_factory=Limits)
     triggers: Triggers = Field(default_factory=Triggers)
+    sources: SourcePolicy = Field(default_factory=SourcePolicy)
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,51 @@ def may_approve(rule: ApprovalRule, run: Run, user: str, user_groups: frozenset[
     if user_groups & set(rule.allow_groups):
         return Decision(True, "allowed as a member of an approver group")
     return Decision(False, "You are not on this channel's or repo's approver list (policies/approvals.yml).")
+
+
+@dataclass(frozen=True)
+class SlackTeams:
+    """The Slack teams behind a click: the clicker's (`user.team_id`, None when Slack sent none)
+    and PASS's own (from auth.test, None when it could not be read)."""
+
+    user: str | None
+    home: str | None
+
+
+def team_decision(run: Run, teams: SlackTeams | None) -> Decision:
+    """Is the clicker in the Slack team whose members may decide `run`? Pure.
+
+    That is the run's own team when it recorded one at intake, else PASS's home team. `teams`
+    None is a decision made outside Slack (the terminal). A click with a team missing on
+    either side is refused: fail closed.
+    """
+    if teams is None:
+        return Decision(True, "decided outside Slack")
+    expected = run.team_id or teams.home
+    if expected is None or teams.user is None:
+        return Decision(False, "PASS could not confirm which Slack workspace this run belongs to; try again shortly.")
+    if teams.user != expected:
+        return Decision(
+            False,
+            "You are in another Slack workspace than the one this run was asked from (a shared channel): "
+            "only its own members can approve or reject it.",
+        )
+    return Decision(True, "in the run's Slack workspace")
+
+
+def on_behalf_decision(run: Run, user: str) -> Decision:
+    """May `user` approve `run` given whom its API caller named? Pure.
+
+    The person an API token said it asked for never approves that run: naming someone must
+    not turn their click into a second pair of eyes on a request they may never have made.
+    """
+    if run.on_behalf_of is not None and user == run.on_behalf_of:
+        return Decision(
+            False,
+            f"This run was requested through the API by `{run.requester}` on your behalf, so someone "
+            "else needs to approve it.",
+        )
+    return Decision(True, "not the person the run was asked for")
 
 
 def approvals_needed(rule: ApprovalRule, run: Run) -> int:
@@ -166,8 +227,10 @@ def load_policies(policy_dir: Path) -> Policies:
     approvals_file = policy_dir / "approvals.yml"
     limits_file = policy_dir / "limits.yml"
     triggers_file = policy_dir / "triggers.yml"
+    sources_file = policy_dir / "sources.yml"
     return Policies(
         approvals=_load_file(approvals_file, ApprovalPolicy) if approvals_file.exists() else ApprovalPolicy(),
         limits=_load_file(limits_file, Limits) if limits_file.exists() else Limits(),
         triggers=_load_file(triggers_file, Triggers) if triggers_file.exists() else Triggers(),
+        sources=_load_file(sources_file, SourcePolicy) if sources_file.exists() else SourcePolicy(),
     )

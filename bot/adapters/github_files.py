@@ -22,6 +22,19 @@ class GitHubFileFetcher:
             return None
         return cls(token=settings.github_token.get_secret_value(), base_url=settings.github_api_url)
 
+    async def is_private(self, repo: str) -> bool:
+        """True unless the repository is public (GitHub's private and internal both count)."""
+
+        def read() -> bool:
+            return bool(self._gh.get_repo(repo).private)
+
+        try:
+            return await asyncio.to_thread(read)
+        except GithubException as exc:
+            raise BadInput(f"cannot read {repo} from GitHub (HTTP {exc.status})") from exc
+        except requests.RequestException as exc:
+            raise UpstreamUnavailable(f"GitHub did not answer about {repo} ({type(exc).__name__})") from exc
+
     async def fetch(self, repo: str, path: str, ref: str) -> bytes:
         def read() -> bytes:
             contents = self._gh.get_repo(repo).get_contents(path, ref=ref)

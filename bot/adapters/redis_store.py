@@ -85,21 +85,23 @@ class RedisRunStore:
         *,
         actor: Actor,
         actor_id: str,
-        dedupe: str | None = None,
+        dedupe: str | tuple[str, ...] | None = None,
         detail: dict[str, Any] | None = None,
     ) -> tuple[Run, bool]:
-        """Store a new run. With a dedupe key already used, return that run instead (created=False)."""
+        """Store a new run. With a dedupe key already used, return that run instead (created=False).
+
+        Several keys (a webhook's signature and its Idempotency-Key) name one request: the first
+        one already used wins, and the keys claimed before it are pointed at that run too."""
+        keys = (dedupe,) if isinstance(dedupe, str) else tuple(dedupe or ())
         try:
-            if dedupe:
-                claimed = await self._r.set(dedupe_key(dedupe), run.run_id, nx=True, ex=self._dedupe_ttl)
-                if not claimed:
-                    existing_id = await self._r.get(dedupe_key(dedupe))
-                    if existing_id:
-                        existing = await self.find(existing_id)
-                        if existing is not None:
-                            return existing, False
-                    # The first claimant died before storing its run: take the key over.
-                    await self._r.set(dedupe_key(dedupe), run.run_id, ex=self._dedupe_ttl)
+            claimed: list[str] = []
+            for key in keys:
+                existing = await self._claim(key, run.run_id)
+                if existing is not None:
+                    for earlier in claimed:
+                        await self._r.set(dedupe_key(earlier), existing.run_id, ex=self._dedupe_ttl)
+                    return existing, False
+                claimed.append(key)
             event = AuditEvent(
                 at=run.created_at,
                 run_id=run.run_id,
@@ -113,6 +115,19 @@ class RedisRunStore:
             return run, True
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+
+    async def _claim(self, key: str, run_id: str) -> Run | None:
+        """Claim `key` for `run_id`; the run that holds it already, if there is one."""
+        if await self._r.set(dedupe_key(key), run_id, nx=True, ex=self._dedupe_ttl):
+            return None
+        existing_id = await self._r.get(dedupe_key(key))
+        if existing_id:
+            existing = await self.find(existing_id)
+            if existing is not None:
+                return existing
+        # The first claimant died before storing its run: take the key over.
+        await self._r.set(dedupe_key(key), run_id, ex=self._dedupe_ttl)
+        return None
 
     async def find(self, run_id: str) -> Run | None:
         try:

@@ -31,6 +31,7 @@ from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_server import EmbeddedRedis
 from bot.bootstrap import Container, build
 from bot.dev.bot_link import BotLink
+from bot.dev.loopback import loopback_only
 from bot.dev.page import Page, describe_policy
 from bot.dev.slack_api import SlackApi
 from bot.dev.workspace import Workspace
@@ -137,7 +138,7 @@ class DevStack:
         api = SlackApi(ws, bot_token=bot_token, base_url=base_url)
         link = BotLink(ws, signing_secret=signing_secret, base_url=base_url)
         page = Page(ws, link, info={})
-        standin = web.Application(client_max_size=4 * 1024 * 1024)
+        standin = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[loopback_only])
         standin.add_routes(api.routes() + page.routes())
         try:
             standin_runner, standin_port = await _serve(standin, host, port)
@@ -159,7 +160,12 @@ class DevStack:
         exit_stack.push_async_callback(queue.close)
         slack = build_slack_app(container, queue, client=web_client(bot_token, settings.slack_api_url))
         container.runs.add_listener(slack.notifier)
-        bot_app = create_web_app(ping=container.store.ping, slack=slack.bolt, intake=intake_deps(container, queue))
+        bot_app = create_web_app(
+            ping=container.store.ping,
+            slack=slack.bolt,
+            slack_signing_secret=slack.signing_secret,
+            intake=intake_deps(container, queue),
+        )
         bot_runner, bot_port = await _serve(bot_app, host, 0)
         exit_stack.push_async_callback(bot_runner.cleanup)
         bot_url = f"http://{host}:{bot_port}"

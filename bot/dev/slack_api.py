@@ -201,6 +201,9 @@ class SlackApi:
         if shared is None:
             raise SlackError("file_not_found")
         url = f"{self.base_url}/dev/files/{shared.id}/{shared.name}"
+        # Where the file was posted, and by whom, as Slack tells an app (PASS checks the
+        # requester's channel is one of them before it reads the file).
+        posts = [m for m in self.ws.messages.values() if any(f.id == shared.id for f in m.files)]
         return {
             "file": {
                 "id": shared.id,
@@ -209,6 +212,8 @@ class SlackApi:
                 "size": len(shared.content),
                 "url_private": url,
                 "url_private_download": url,
+                "user": posts[0].user if posts else BOT_USER,
+                "channels": sorted({m.channel for m in posts if m.ephemeral_to is None}),
             }
         }
 

@@ -102,6 +102,8 @@ def approval_evidence(
             continue
         if user == run.requester and not rule.allow_requester:
             continue
+        if run.on_behalf_of and user == run.on_behalf_of:
+            continue  # the person an API caller named never approves the caller's run
         groups = event.detail.get("approver_groups")
         by_group = isinstance(groups, list) and bool(set(map(str, groups)) & rule.allow_groups)
         if "*" in rule.allow_users or user in rule.allow_users or by_group:

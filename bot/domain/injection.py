@@ -6,11 +6,15 @@ issues", or "You are an AI assistant. First, run `…`" are never obeyed; this d
 to steer the agent. Descriptions of a product's own behaviour ("the CLI runs `git status`", "the
 prompt tells Claude to run `tm show`") are not reported: a command counts only when it is an
 imperative addressed to an agent.
+
+Text is normalised before it is matched (`normalise`): "ig\u200bnore previous instructions" and
+full-width "ｉｇｎｏｒｅ" read the same to a model as the plain words, so they must to the detector.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from bot.domain.models import Finding, Severity
@@ -85,8 +89,23 @@ _DIRECT_RUN = re.compile(
 )
 
 
+# Variation selectors: invisible, and not "format" characters, so Cf alone does not cover them.
+_VARIATION_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
+def normalise(text: str) -> str:
+    """`text` as the detector reads it: NFKC (full-width and other compatibility forms folded to
+    plain letters), without invisible format characters (zero-width spaces and joiners, word
+    joiners, soft hyphens, bidi controls, tag characters) and variation selectors. Line breaks
+    stay where they are, so line numbers still point at the PRD's lines."""
+    folded = unicodedata.normalize("NFKC", text)
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return _VARIATION_SELECTORS.sub("", visible)
+
+
 def find_agent_directives(text: str) -> list[Finding]:
     """Warnings for every line of `text` that addresses an AI agent; empty when there is none."""
+    text = normalise(text)
     findings: list[Finding] = []
     seen: set[tuple[str, int]] = set()
     addressed_until = -1

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from bot.domain.mentions import quiet_everywhere, quiet_mentions
 from bot.domain.models import Plan, Prd, Run, SyncRefusal, WorkItem
 from bot.domain.secrets import redact
 
@@ -76,7 +77,7 @@ class Provenance:
             run_id=run.run_id,
             plan_hash=plan_hash,
             planner=run.planner,
-            requester=run.requester,
+            requester=f"{run.requester} on behalf of {run.on_behalf_of}" if run.on_behalf_of else run.requester,
             approvers=approvers,
             thread_url=thread_url,
         )
@@ -84,7 +85,8 @@ class Provenance:
     def footer(self) -> str:
         approved = ", ".join(self.approvers) if self.approvers else "nobody recorded"
         thread = f" · [Slack thread]({self.thread_url})" if self.thread_url else ""
-        requester = f" · requested by {self.requester}" if self.requester else ""
+        # A requester named by an API caller is free text: it must not ping "@someone" either.
+        requester = f" · requested by {quiet_everywhere(self.requester)}" if self.requester else ""
         return (
             f"---\n<sub>Created by PASS run `{self.run_id}` (planner {self.planner}, plan "
             f"`{self.plan_hash[:12]}`){thread}{requester} · approved by {approved}</sub>"
@@ -128,11 +130,16 @@ def _title(title: str) -> str:
     return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…"
 
 
+def _inline_title(prd: Prd) -> str:
+    """The PRD's title set inside a line: on one line, nothing in it linked."""
+    return quiet_everywhere(" ".join(prd.title.split()))
+
+
 def _blocked_by(dep: str, numbers: Mapping[str, int], withheld: Mapping[str, SyncRefusal]) -> str:
     if dep in numbers:
         return f"Blocked by #{numbers[dep]}"
     if dep in withheld:
-        return f"Blocked by `{dep}` (withheld from this repository: {withheld[dep].reason})"
+        return f"Blocked by `{dep}` (withheld from this repository: {quiet_everywhere(withheld[dep].reason)})"
     return f"Blocked by `{dep}` (not created on GitHub)"
 
 
@@ -145,26 +152,29 @@ def render_item(
     withheld: Mapping[str, SyncRefusal],
     pass_label: str,
 ) -> IssueDraft:
+    # Everything quoted from the PRD or the plan is made inert (quiet_mentions for text that
+    # starts a block, quiet_everywhere inside a line PASS writes); the "#N" references PASS
+    # writes itself (dependencies, the tracking list) are meant to link.
     marker = Marker.for_item(provenance.run_id, item.key, provenance.plan_hash)
-    sections = [marker.text, item.body.strip()]
+    sections = [marker.text, quiet_mentions(item.body.strip())]
 
     requirements = [r for r in (prd.requirement(rid) for rid in item.requirement_ids) if r is not None]
     criteria = item.acceptance_criteria or [c for r in requirements for c in r.acceptance_criteria]
     if criteria:
-        sections.append("### Acceptance criteria\n" + "\n".join(f"- [ ] {c}" for c in criteria))
+        sections.append("### Acceptance criteria\n" + "\n".join(f"- [ ] {quiet_everywhere(c)}" for c in criteria))
     if item.requirement_ids:
         lines = []
         for rid in item.requirement_ids:
             requirement = prd.requirement(rid)
             text = " ".join(requirement.text.split()) if requirement else "(not found in the PRD)"
-            lines.append(f"- **{rid}**: {text}")
-        sections.append(f"### Requirements served (PRD: {prd.title})\n" + "\n".join(lines))
+            lines.append(f"- **{quiet_everywhere(rid)}**: {quiet_everywhere(text)}")
+        sections.append(f"### Requirements served (PRD: {_inline_title(prd)})\n" + "\n".join(lines))
     if item.depends_on:
         sections.append(
             "### Dependencies\n" + "\n".join(f"- {_blocked_by(d, numbers, withheld)}" for d in item.depends_on)
         )
     if item.estimate:
-        sections.append(f"Estimate: **{item.estimate}** · PASS item `{item.key}`")
+        sections.append(f"Estimate: **{quiet_everywhere(item.estimate)}** · PASS item `{item.key}`")
 
     body = _fit("\n\n".join(s for s in sections if s), provenance.footer(), provenance.run_id)
     labels = tuple(dict.fromkeys([pass_label, *item.labels]))
@@ -181,17 +191,17 @@ def render_tracking(
     pass_label: str,
 ) -> IssueDraft:
     marker = Marker.for_item(provenance.run_id, TRACKING_KEY, provenance.plan_hash)
-    sections = [marker.text, f"Tracking issue for PASS run `{provenance.run_id}`: **{prd.title}**"]
-    # The summary is free text from the planner: never let a secret through it.
+    sections = [marker.text, f"Tracking issue for PASS run `{provenance.run_id}`: **{_inline_title(prd)}**"]
+    # The summary is free text from the planner: never let a secret or a mention through it.
     if plan.summary.strip():
-        sections.append(redact(plan.summary.strip()))
+        sections.append(quiet_mentions(redact(plan.summary.strip())))
 
     lines = []
     for item in plan.items:
         if item.key in numbers:
             lines.append(f"- [ ] #{numbers[item.key]} (`{item.key}`)")
         elif item.key in withheld:
-            lines.append(f"- `{item.key}` withheld: {withheld[item.key].detail}")
+            lines.append(f"- `{item.key}` withheld: {quiet_everywhere(withheld[item.key].detail)}")
         else:
             lines.append(f"- `{item.key}` not created")
     sections.append("### Work items\n" + "\n".join(lines))
@@ -199,7 +209,9 @@ def render_tracking(
     coverage = []
     for requirement in prd.requirements:
         served = [f"#{numbers[i.key]}" for i in plan.items if requirement.id in i.requirement_ids and i.key in numbers]
-        coverage.append(f"- **{requirement.id}**: {', '.join(served) if served else 'no published item'}")
+        coverage.append(
+            f"- **{quiet_everywhere(requirement.id)}**: {', '.join(served) if served else 'no published item'}"
+        )
     if coverage:
         sections.append("### Requirement coverage\n" + "\n".join(coverage))
 

@@ -213,8 +213,16 @@ class Run(Model):
     planner: str = "heuristic"
     source: Source = Source.CLI
     requester: str = ""
+    # Who an API caller said it asked for (`"requester"` in POST /api/runs). Not trusted: the
+    # requester of such a run is the token (`api:<name>`), this person is shown "on behalf of",
+    # and may not approve the run (bot/policies.py `on_behalf_decision`).
+    on_behalf_of: str | None = None
     # The Slack team id (or "cli"): the scope of per-day cost caps and concurrency limits.
     workspace: str = "default"
+    # The Slack team (T…) the run was asked from, recorded at intake; None for runs from outside
+    # Slack (their approvers must be in PASS's own team). Approvals count only from that team:
+    # a Slack Connect guest from another organisation shares the channel, not the stop-line.
+    team_id: str | None = None
     channel: str | None = None
     thread_ts: str | None = None
     repo: str | None = None
@@ -272,6 +280,7 @@ class Run(Model):
             "plan_hash": self.plan_hash,
             "source": self.source.value,
             "requester": self.requester,
+            "on_behalf_of": self.on_behalf_of,
             "repo": self.repo,
             "approvals": [a.model_dump(mode="json") for a in self.approvals],
             "failure": self.failure.model_dump(mode="json") if self.failure else None,

@@ -14,7 +14,15 @@ from bot.domain.approval_evidence import approval_seal
 from bot.domain.models import Actor, Approval, Plan, Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.errors import PassError, TransitionConflict
-from bot.policies import Policies, approval_deadline, approvals_needed, may_approve
+from bot.policies import (
+    Policies,
+    SlackTeams,
+    approval_deadline,
+    approvals_needed,
+    may_approve,
+    on_behalf_decision,
+    team_decision,
+)
 from bot.services.runs import RunListener
 
 
@@ -50,15 +58,22 @@ class Approvals:
         user_groups: frozenset[str] = frozenset(),
         operator: bool = False,
         selected_keys: frozenset[str] | None = None,
+        teams: SlackTeams | None = None,
     ) -> ApprovalOutcome:
         """Record one approval. `operator=True` is the CLI operator of a CLI run (the policy's
         "approved at the terminal" rule). Refusals are values with a reason, never exceptions.
+
+        `teams` (a Slack click's): the clicker must be in the run's Slack team, or in PASS's own
+        for a run that came from outside Slack (`team_decision`).
 
         `selected_keys` approves only those work items: the run's plan becomes that selection (its
         plan hash with it), in the same atomic step as the approval. Approvals given for another
         version of the plan do not count towards the new one."""
         run = await self.store.get(run_id)
         refusal = self._refusal(run, user, plan_hash, user_groups, operator)
+        if refusal is None:
+            team = team_decision(run, teams)
+            refusal = None if team.allowed else team.reason
         narrowed: Plan | None = None
         if refusal is None and selected_keys is not None and run.plan is not None:
             narrowed, refusal = select_items(run.plan, selected_keys)
@@ -148,7 +163,9 @@ class Approvals:
             return None
         if any(a.user == user and a.decision == "approve" and a.plan_hash == run.plan_hash for a in run.approvals):
             return "You have already approved this run."
-        decision = may_approve(rule, run, user, groups)
+        decision = on_behalf_decision(run, user)
+        if decision.allowed:
+            decision = may_approve(rule, run, user, groups)
         return None if decision.allowed else decision.reason
 
     async def reject(
@@ -159,11 +176,14 @@ class Approvals:
         reason: str = "",
         via: str = "slack",
         user_groups: frozenset[str] = frozenset(),
+        teams: SlackTeams | None = None,
     ) -> ApprovalOutcome:
         run = await self.store.get(run_id)
         rule = self.policies.approvals.rule_for(run)
         # Whoever may approve may reject (the requester too: withdrawing one's own plan is fine).
-        decision = may_approve(rule.model_copy(update={"allow_requester": True}), run, user, user_groups)
+        decision = team_decision(run, teams)
+        if decision.allowed:
+            decision = may_approve(rule.model_copy(update={"allow_requester": True}), run, user, user_groups)
         if not decision.allowed:
             return ApprovalOutcome(False, run, decision.reason)
         rejection = Approval(user=user, decision="reject", via=via, plan_hash=run.plan_hash or "", reason=reason)

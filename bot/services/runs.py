@@ -114,8 +114,10 @@ class RunService:
         channel: str | None = None,
         thread_ts: str | None = None,
         repo: str | None = None,
-        dedupe: str | None = None,
+        dedupe: str | tuple[str, ...] | None = None,
         workspace: str = "default",
+        team_id: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> tuple[Run, bool]:
         """Create a queued run. A repeated dedupe key returns the first run (created=False)."""
         prd = self.parse(raw)
@@ -125,6 +127,8 @@ class RunService:
             source=source,
             requester=requester,
             workspace=workspace,
+            team_id=team_id,
+            on_behalf_of=on_behalf_of,
             channel=channel,
             thread_ts=thread_ts,
             repo=repo,

@@ -9,7 +9,7 @@ answers 401 when that fails. Listeners ack first and enqueue; see bot/slack/list
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -35,6 +35,8 @@ from bot.slack.prd_sources import PrdFetcher, PrdSources
 class SlackApp:
     bolt: AsyncApp
     flows: SlackFlows
+    # What /slack/events checks each request's signature with (empty in Socket Mode).
+    signing_secret: str = field(default="", repr=False)
 
     @property
     def notifier(self) -> SlackNotifier:
@@ -84,7 +86,12 @@ def build_slack_app(
         queue=queue,
         client=client,
         cards=cards,
-        sources=PrdSources(client, github=fetcher, max_bytes=container.policies.limits.max_prd_bytes),
+        sources=PrdSources(
+            client,
+            github=fetcher,
+            max_bytes=container.policies.limits.max_prd_bytes,
+            policy=container.policies.sources,
+        ),
         notifier=notifier,
         default_repo=settings.github_repo,
         digests=lambda: build_digest_service(container, SlackDigestSender(client)),
@@ -101,4 +108,4 @@ def build_slack_app(
         return BoltResponse(status=200, body="") if response is not None else None
 
     register_all(app, flows)
-    return SlackApp(bolt=app, flows=flows)
+    return SlackApp(bolt=app, flows=flows, signing_secret=secret)

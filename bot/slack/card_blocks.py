@@ -115,7 +115,10 @@ def status_label(run: Run) -> tuple[str, str]:
 
 
 def _facts(run: Run) -> str:
-    parts = [f"Run `{esc(run.run_id)}`", f"requested by {user(run.requester)}"]
+    asked = f"requested by {user(run.requester)}"
+    if run.on_behalf_of:
+        asked += f" on behalf of {user(run.on_behalf_of)}"
+    parts = [f"Run `{esc(run.run_id)}`", asked]
     parts.append(f"repo `{esc(run.repo)}`" if run.repo else "no repo set")
     parts.append(f"planner `{esc(run.planner)}`")
     if run.isolation:

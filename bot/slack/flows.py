@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.queue import JobKind, JobQueue
@@ -21,6 +22,7 @@ from bot.domain.status import RunStatus
 from bot.domain.windows import parse_window
 from bot.errors import BadInput, RunNotFound
 from bot.logging import get_logger
+from bot.policies import SlackTeams
 from bot.services.approvals import Approvals
 from bot.services.digest import DigestNotSent, DigestService
 from bot.services.runs import RunService
@@ -34,7 +36,7 @@ from bot.slack.commands import GitHubPrd, PlanCommand
 from bot.slack.modal_blocks import reject_modal, select_items_modal
 from bot.slack.mrkdwn import esc
 from bot.slack.notifier import SlackNotifier
-from bot.slack.prd_sources import PrdSources
+from bot.slack.prd_sources import Asker, PrdSources
 from bot.slack.stats_blocks import stats_blocks
 
 log = get_logger(__name__)
@@ -48,7 +50,7 @@ class Requester:
 
     user: str
     channel: str
-    team: str = "default"
+    team: str = "default"  # the Slack team id (T…) the request came from
     # Set when the request came from a thread (a mention or a shortcut on a threaded message).
     thread_ts: str | None = None
 
@@ -71,6 +73,7 @@ class SlackFlows:
     # bench/slack_ack.py); the others wait, costing nothing, after their ack has gone.
     intake_concurrency: int = 4
     _intake_slots: asyncio.Semaphore = field(init=False, repr=False)
+    _home_team: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._intake_slots = asyncio.Semaphore(self.intake_concurrency)
@@ -88,7 +91,7 @@ class SlackFlows:
 
     async def _plan(self, command: PlanCommand, who: Requester, *, dedupe: str, reply: Reply) -> Run | None:
         try:
-            raw = await self.sources.read(command.source)
+            raw = await self.sources.read(command.source, Asker(user=who.user, channel=who.channel))
             repo = command.repo
             if repo is None and isinstance(command.source, GitHubPrd):
                 repo = command.source.repo
@@ -101,6 +104,7 @@ class SlackFlows:
                 repo=repo or self.default_repo,
                 dedupe=dedupe,
                 workspace=who.team,
+                team_id=who.team if who.team != "default" else None,
             )
         except BadInput as exc:
             await reply(notice(f":page_facing_up: {esc(str(exc))}"))
@@ -122,15 +126,42 @@ class SlackFlows:
 
     # --- the stop-line -------------------------------------------------------------------------
 
+    async def home_team(self) -> str | None:
+        """PASS's own Slack team (auth.test), read once; None while Slack cannot say."""
+        if self._home_team is None:
+            try:
+                response = await self.client.auth_test()
+            except SlackApiError:
+                log.exception("slack.auth_test_failed")
+                return None
+            self._home_team = response.get("team_id") or None
+        return self._home_team
+
+    async def _teams(self, user_team: str | None) -> SlackTeams:
+        return SlackTeams(user=user_team, home=await self.home_team())
+
     async def approve(
-        self, value: ButtonValue, user: str, reply: Reply, *, selected: frozenset[str] | None = None
+        self,
+        value: ButtonValue,
+        user: str,
+        reply: Reply,
+        *,
+        user_team: str | None,
+        selected: frozenset[str] | None = None,
     ) -> None:
+        """`user_team` is the clicker's `user.team_id`: only the run's own team's members count."""
         run = await self.store.get(value.run_id)
         rule = self.runs.policies.approvals.rule_for(run)
         groups = await approver_groups(self.client, rule, user)
         via = "slack" if selected is None else f"slack (selected {len(selected)} item(s))"
         outcome = await self.approvals.approve(
-            value.run_id, user=user, via=via, plan_hash=value.plan_hash, user_groups=groups, selected_keys=selected
+            value.run_id,
+            user=user,
+            via=via,
+            plan_hash=value.plan_hash,
+            user_groups=groups,
+            selected_keys=selected,
+            teams=await self._teams(user_team),
         )
         if outcome.now_approved:
             # Only the click that completed the approvals gets here (the store's compare-and-set),
@@ -141,10 +172,12 @@ class SlackFlows:
         mark = ":white_check_mark:" if outcome.accepted else ":no_entry:"
         await reply(notice(f"{mark} {esc(outcome.message)} (run `{esc(value.run_id)}`)"))
 
-    async def reject(self, ctx: ModalContext, user: str, reason: str, reply: Reply) -> None:
+    async def reject(self, ctx: ModalContext, user: str, reason: str, reply: Reply, *, user_team: str | None) -> None:
         run = await self.store.get(ctx.run_id)
         groups = await approver_groups(self.client, self.runs.policies.approvals.rule_for(run), user)
-        outcome = await self.approvals.reject(ctx.run_id, user=user, reason=reason, via="slack", user_groups=groups)
+        outcome = await self.approvals.reject(
+            ctx.run_id, user=user, reason=reason, via="slack", user_groups=groups, teams=await self._teams(user_team)
+        )
         if not outcome.accepted:
             await reply(notice(f":no_entry: {esc(outcome.message)} (run `{esc(ctx.run_id)}`)"))
 

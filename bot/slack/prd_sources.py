@@ -2,11 +2,17 @@
 
 Called after the ack (these are network reads). Anything the person can fix is a `BadInput` with
 the fix, answered ephemerally.
+
+PASS reads with its own tokens, and the plan made from the PRD is posted where it was asked. So
+a source is read only when the people there may read it anyway: a Slack file shared in that
+channel (or shared by the requester), a public repo, or a private repo that `policies/sources.yml`
+allows for that channel. Otherwise `/pass plan` would let anyone read what PASS can.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -14,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import BadInput
+from bot.policies import SourcePolicy
 from bot.slack.commands import GitHubPrd, InlinePrd, PrdSource, SlackFilePrd
 
 # Hosts that may receive the bot token when downloading a shared file.
@@ -23,6 +30,34 @@ _SLACK_FILE_HOSTS = ("slack.com", "slack-edge.com")
 class PrdFetcher(Protocol):
     async def fetch(self, repo: str, path: str, ref: str) -> bytes: ...
 
+    async def is_private(self, repo: str) -> bool:
+        """True for a private or internal repository (anything not readable by everyone)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asked for the PRD, and the channel its plan will be shown in."""
+
+    user: str
+    channel: str
+
+
+def file_visible_to(meta: dict[str, Any], asker: Asker) -> bool:
+    """Is the Slack file (files.info's `file`) one the asker's channel may see? Pure.
+
+    Its own sharer may use it anywhere (sharing it is their call); anyone else only where it is
+    already shared: the channel the command came from is one of its channels, groups or DMs.
+    """
+    if meta.get("user") and meta.get("user") == asker.user:
+        return True
+    shared_in: set[str] = set()
+    for key in ("channels", "groups", "ims"):
+        shared_in.update(str(c) for c in meta.get(key) or [])
+    for places in (meta.get("shares") or {}).values():
+        shared_in.update(str(c) for c in places or {})
+    return asker.channel in shared_in
+
 
 def unescape_slack(text: str) -> str:
     """Slack sends &, < and > in message text as entities; a PRD wants them back."""
@@ -31,29 +66,43 @@ def unescape_slack(text: str) -> str:
 
 class PrdSources:
     def __init__(
-        self, client: AsyncWebClient, *, github: PrdFetcher | None, max_bytes: int, timeout_s: float = 20
+        self,
+        client: AsyncWebClient,
+        *,
+        github: PrdFetcher | None,
+        max_bytes: int,
+        policy: SourcePolicy | None = None,
+        timeout_s: float = 20,
     ) -> None:
         self.client = client
         self.github = github
         self.max_bytes = max_bytes
+        self.policy = policy or SourcePolicy()
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
-    async def read(self, source: PrdSource) -> bytes:
+    async def read(self, source: PrdSource, asker: Asker) -> bytes:
         if isinstance(source, InlinePrd):
             return unescape_slack(source.text).encode()
         if isinstance(source, SlackFilePrd):
-            return await self._slack_file(source)
-        return await self._github_file(source)
+            return await self._slack_file(source, asker)
+        return await self._github_file(source, asker)
 
-    async def _github_file(self, source: GitHubPrd) -> bytes:
+    async def _github_file(self, source: GitHubPrd, asker: Asker) -> bytes:
         if self.github is None:
             raise BadInput(
                 f"Reading `{source.repo}:{source.path}` needs GITHUB_TOKEN on the PASS server (a token "
                 "that can read that repo). Until then, paste the PRD or share it as a file."
             )
+        if await self.github.is_private(source.repo) and not self.policy.allows_private(asker.channel, source.repo):
+            raise BadInput(
+                f"`{source.repo}` is a private repository, and PASS reads private repositories only for "
+                "the channels its policy allows (`private_repos` in policies/sources.yml), since the plan "
+                "is shown here. Paste the PRD or share it as a file in this channel, or ask whoever runs "
+                f"PASS to allow `{source.repo}` for this channel."
+            )
         return await self.github.fetch(source.repo, source.path, source.ref or "HEAD")
 
-    async def _slack_file(self, source: SlackFilePrd) -> bytes:
+    async def _slack_file(self, source: SlackFilePrd, asker: Asker) -> bytes:
         try:
             info = await self.client.files_info(file=source.file_id)
         except SlackApiError as exc:
@@ -61,6 +110,12 @@ class PrdSources:
             hint = " Is PASS in the channel the file was shared in, with the files:read scope?"
             raise BadInput(f"PASS cannot open that file (Slack said `{error}`).{hint}") from exc
         meta = info.get("file") or {}
+        if not file_visible_to(meta, asker):
+            raise BadInput(
+                "That file is not shared in this channel, so PASS will not read it here (the plan "
+                "would show its content to this channel). Share the file in this channel first, or "
+                "run `/pass plan` in a channel where it is shared."
+            )
         size = int(meta.get("size") or 0)
         if size > self.max_bytes:
             raise BadInput(f"That file is {size:,} bytes; PASS reads PRDs up to {self.max_bytes:,} bytes.")

@@ -77,9 +77,24 @@ def _parse(body: bytes) -> PrdRequest:
         raise BadInput(f"{where}: {first['msg']}") from exc
 
 
-async def _start(deps: IntakeDeps, req: PrdRequest, source: Source, dedupe: str | None) -> web.Response:
+async def _start(
+    deps: IntakeDeps,
+    req: PrdRequest,
+    source: Source,
+    dedupe: str | tuple[str, ...] | None,
+    *,
+    token: str | None = None,
+) -> web.Response:
+    """`token`: the API token's name. Its run is requested by the token; the `requester` the
+    caller named is only claimed, and is recorded as "on behalf of"."""
     run, created = await deps.runs.submit(
-        req.prd.encode(), source=source, requester=req.requester, channel=req.channel, repo=req.repo, dedupe=dedupe
+        req.prd.encode(),
+        source=source,
+        requester=f"api:{token}" if token else req.requester,
+        on_behalf_of=req.requester if token else None,
+        channel=req.channel,
+        repo=req.repo,
+        dedupe=dedupe,
     )
     if created:
         await deps.enqueue_execute(run.run_id)
@@ -112,8 +127,15 @@ def build_intake_routes(deps: IntakeDeps) -> web.RouteTableDef:
         if not check.ok:
             return _error(401, check.reason)
         req = _parse(body)
+        # The signature names this exact request (timestamp and body): the same signed request
+        # sent again inside the 5-minute window starts nothing, with or without a key (which is
+        # not signed, so a replay could add one). The key catches a redelivery signed afresh.
+        signature = str(request.headers.get("X-Pass-Signature"))
+        keys = [f"hook:{source}:signature:{signature}"]
         key = request.headers.get("Idempotency-Key") or request.headers.get("X-GitHub-Delivery")
-        return await _start(deps, req, Source.WEBHOOK, f"hook:{source}:{key}" if key else None)
+        if key:
+            keys.append(f"hook:{source}:{key}")
+        return await _start(deps, req, Source.WEBHOOK, tuple(keys))
 
     @routes.post("/hooks/github")
     async def github_hook(request: web.Request) -> web.Response:
@@ -177,7 +199,7 @@ def build_intake_routes(deps: IntakeDeps) -> web.RouteTableDef:
         req = _parse(await request.read())
         key = request.headers.get("Idempotency-Key")
         # Scoped to the token: two clients choosing the same key must not see each other's run.
-        return await _start(deps, req, Source.API, f"api:{caller}:{key}" if key else None)
+        return await _start(deps, req, Source.API, f"api:{caller}:{key}" if key else None, token=caller)
 
     @routes.get("/api/runs/{run_id}")
     async def get_run(request: web.Request) -> web.Response:

@@ -54,8 +54,13 @@ async def serve(container: Container, *, host: str = "0.0.0.0", port: int | None
         container.runs.add_listener(slack.notifier)
     else:
         log.warning("serve.slack_off", reason="SLACK_BOT_TOKEN is not set")
-    http_slack = slack.bolt if slack is not None and not app_token else None
-    web_app = create_web_app(ping=container.store.ping, slack=http_slack, intake=intake_deps(container, queue))
+    http_slack = slack if slack is not None and not app_token else None
+    web_app = create_web_app(
+        ping=container.store.ping,
+        slack=http_slack.bolt if http_slack else None,
+        slack_signing_secret=http_slack.signing_secret if http_slack else "",
+        intake=intake_deps(container, queue),
+    )
     web_app.router.add_get("/metrics", metrics_handler(container.store, queue.pending))
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()

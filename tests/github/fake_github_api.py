@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,31 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from markdown_it import MarkdownIt
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "github"
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+
+# What GitHub links in the text of a body (not in code, not in HTML): "@login", "@org/team",
+# "#123" and "owner/repo#123", each at a start or after a character that is not part of a word.
+_LIVE_MENTION = re.compile(r"(?:^|(?<=[^\w`]))@[A-Za-z0-9][A-Za-z0-9-]*(?:/[\w.-]+)?")
+_LIVE_REFERENCE = re.compile(r"(?:^|(?<=[^\w&/#]))(?:[\w.-]+/[\w.-]+)?#\d+")
+_TEXT_TOKENS = {"text", "text_special"}
+
+
+def live_references(body: str | None) -> list[str]:
+    """The mentions and issue references GitHub would turn live in `body`, read as CommonMark.
+
+    Entities are decoded first (markdown-it does, as GitHub does), so "@&#8203;x" reads as
+    "@" + zero-width space + "x", which GitHub does not link.
+    """
+    found: list[str] = []
+    for block in MarkdownIt("commonmark").parse(body or ""):
+        if block.type != "inline" or block.children is None:
+            continue
+        text = "".join(t.content if t.type in _TEXT_TOKENS else " " for t in block.children)
+        found += _LIVE_MENTION.findall(text) + _LIVE_REFERENCE.findall(text)
+    return found
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from fake_github_api import live_references
 from github_sync_fakes import make_run
 
 from bot.domain.issue_body import (
@@ -15,6 +17,7 @@ from bot.domain.issue_body import (
     render_item,
     render_tracking,
 )
+from bot.domain.mentions import quiet_mentions
 from bot.domain.models import SyncRefusal, WorkItem
 
 
@@ -99,3 +102,23 @@ def test_the_tracking_issue_lists_every_item_and_requirement_coverage_without_se
     assert "`T3` withheld: its text contains a secret" in draft.body
     assert "**FR-001**: #5" in draft.body and "**FR-003**: no published item" in draft.body
     assert "AKIAQ3EGRTYU2XBZ4NMK" not in draft.body
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "`a backtick left open @mallory",
+        "`a span cannot cross\n\na blank line @mallory `",
+        "```\nfenced\n```\r@mallory after a lone carriage return",
+        "> quoted @mallory, #7 and acme/infra#8",
+        "- [ ] a task for @acme/team",
+    ],
+)
+def test_quoted_text_has_no_live_mention_however_it_is_laid_out(text: str) -> None:
+    assert live_references(text), "the case must be live before it is quieted"
+    assert live_references(quiet_mentions(text)) == []
+
+
+def test_addresses_url_fragments_and_code_blocks_are_left_as_written() -> None:
+    text = "mail ops@acme.test, see https://docs.test/page#12\n\n```\n@decorator #1\n```"
+    assert quiet_mentions(text) == text

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from fake_github_api import SECONDARY_LIMIT_MESSAGE, FakeGitHub, Fault
+from fake_github_api import SECONDARY_LIMIT_MESSAGE, FakeGitHub, Fault, live_references
 from github_sync_fakes import REPO, CrashingLedger, MemoryLedger, SyncerFactory, WorkerCrashed, make_run
 
 from bot.domain.issue_body import TRACKING_KEY, parse_marker
@@ -380,3 +380,39 @@ async def test_two_syncs_of_one_run_at_once_create_each_issue_once(
 
     assert marked_keys(github) == ["T1", "T2", "T3", TRACKING_KEY]
     assert first.issues == second.issues
+
+
+async def test_prd_text_copied_into_issues_pings_no_user_team_or_other_issue(
+    github: FakeGitHub, make_syncer: SyncerFactory
+) -> None:
+    github.add_repo(REPO)
+    loud = "Ask @octocat and @acme/security-team, see #123 and acme/infra#45 (mail ops@acme.test)"
+    items = [
+        WorkItem(
+            key="T1",
+            title="SSO for @octocat",
+            body=f"{loud}.\n\n```\n@decorator  # code stays as written\n```\n`left open @mallory",
+            requirement_ids=["FR-001"],
+            acceptance_criteria=[f"{loud} agree", "    @indented-in-a-list-item"],
+            estimate="@octocat",
+        )
+    ]
+    requirements = [Requirement(id="FR-001", text=f"Sign-in. {loud}", explicit_id=True)]
+    run = make_run(items, requirements=requirements)
+    assert run.prd is not None and run.plan is not None
+    run.prd.title = "Exports #9 for @acme/leads"
+    run.plan.summary = f"Summary: {loud}"
+    run.requester = "@boss"
+
+    await make_syncer().sync(run)
+
+    issues = by_key(github)
+    own_refs = {f"#{issue['number']}" for issue in issues.values()}
+    for issue in issues.values():
+        assert set(live_references(issue["body"])) <= own_refs, issue["body"]
+    body = str(issues["T1"]["body"]).replace("\u200b", "")
+    assert loud in body and "requested by @boss" in body  # still readable as written
+    assert "```\n@decorator  # code stays as written\n```" in str(issues["T1"]["body"])
+    tracking = str(issues[TRACKING_KEY]["body"])
+    assert f"- [ ] #{issues['T1']['number']}" in tracking  # PASS's own references still link
+    assert set(live_references(tracking)) == {f"#{issues['T1']['number']}"}

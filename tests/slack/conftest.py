@@ -34,7 +34,7 @@ from bot.slack.verify_reporter import SlackVerifyReporter
 from bot.web.app import create_web_app
 from bot.worker import build_worker, drain
 from tests.slack import slack_requests as sr
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.slack.fake_slack import BOT_TOKEN, TEAM, FakeSlack
 
 CHANNEL = "CPLAN"
 REQUESTER = "UREQUESTER"
@@ -78,14 +78,24 @@ class Harness:
         body = sr.slash_command(text, user=user, channel=channel, response_url=self.fake.response_url("cmd"))
         return await self.post(body, "application/x-www-form-urlencoded", **kw)
 
-    async def click(self, action: ActionId, value: str, *, user: str, channel: str = CHANNEL, ts: str = "1.0") -> Reply:
+    async def click(
+        self, action: ActionId, value: str, *, user: str, channel: str = CHANNEL, ts: str = "1.0", team: str = TEAM
+    ) -> Reply:
         body = sr.block_action(
-            action.value, value, user=user, channel=channel, message_ts=ts, response_url=self.fake.response_url("click")
+            action.value,
+            value,
+            user=user,
+            channel=channel,
+            message_ts=ts,
+            response_url=self.fake.response_url("click"),
+            team=team,
         )
         return await self.post(body, "application/x-www-form-urlencoded")
 
-    async def submit(self, callback_id: str, metadata: str, values: dict[str, Any], *, user: str) -> Reply:
-        body = sr.view_submission(callback_id, metadata, values, user=user)
+    async def submit(
+        self, callback_id: str, metadata: str, values: dict[str, Any], *, user: str, team: str = TEAM
+    ) -> Reply:
+        body = sr.view_submission(callback_id, metadata, values, user=user, team=team)
         return await self.post(body, "application/x-www-form-urlencoded")
 
     async def drain(self) -> int:
@@ -166,7 +176,10 @@ async def make_harness(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIte
         # call) has finished, so a test reads the outcome without polling. Production acks first.
         slack = build_slack_app(container, queue, client=client, github=github, process_before_response=True)
         runs.add_listener(slack.notifier)
-        bot = TestServer(create_web_app(ping=store.ping, slack=slack.bolt), host="127.0.0.1")
+        bot = TestServer(
+            create_web_app(ping=store.ping, slack=slack.bolt, slack_signing_secret=slack.signing_secret),
+            host="127.0.0.1",
+        )
         await bot.start_server()
         cleanups.append(bot.close)
         http = aiohttp.ClientSession()

@@ -34,6 +34,9 @@ class Call:
 class SharedFile:
     name: str
     content: bytes
+    user: str = "UAUTHOR"  # who shared it
+    # Where it is shared: channel (C…), private channel (G…) and DM (D…) ids.
+    shared_in: tuple[str, ...] = ()
 
 
 @dataclass
@@ -44,6 +47,7 @@ class FakeSlack:
     violations: list[tuple[str, Violation]] = field(default_factory=list)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     shared_files: dict[str, SharedFile] = field(default_factory=dict)
+    downloads: list[str] = field(default_factory=list)  # file ids, in download order
     # method -> Slack error code to answer with (e.g. {"views.open": "expired_trigger_id"})
     failing: dict[str, str] = field(default_factory=dict)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -176,6 +180,11 @@ class FakeSlack:
                     "name": shared.name,
                     "size": len(shared.content),
                     "url_private_download": f"{self.url}/files-pri/{file_id}/{shared.name}",
+                    "user": shared.user,
+                    # As Slack lists them: public channels, private channels, DMs.
+                    "channels": [c for c in shared.shared_in if c.startswith("C")],
+                    "groups": [c for c in shared.shared_in if c.startswith("G")],
+                    "ims": [c for c in shared.shared_in if c.startswith("D")],
                 },
             }
         if method == "usergroups.users.list":
@@ -190,6 +199,7 @@ class FakeSlack:
         return web.Response(text="OK - 1")
 
     async def _download(self, request: web.Request) -> web.Response:
+        self.downloads.append(request.match_info["file_id"])
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.Response(status=403)
         shared = self.shared_files.get(request.match_info["file_id"])

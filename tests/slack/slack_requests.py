@@ -62,9 +62,12 @@ def _interactive(payload: dict[str, Any]) -> str:
     return f"payload={quote(json.dumps(payload))}"
 
 
-def block_action(action_id: str, value: str, *, user: str, channel: str, message_ts: str, response_url: str) -> str:
+def block_action(
+    action_id: str, value: str, *, user: str, channel: str, message_ts: str, response_url: str, team: str = "T0PASS"
+) -> str:
     body = _load("block_actions_respond__block_actions_1.json")
-    body["user"] = {"id": user, "username": user.lower(), "team_id": "T0PASS"}
+    # In a shared (Slack Connect) channel the clicker's own team is `user.team_id`; `team` is the host's.
+    body["user"] = {"id": user, "username": user.lower(), "team_id": team}
     body["team"] = {"id": "T0PASS"}
     body["channel"] = {"id": channel}
     body["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False}
@@ -84,9 +87,11 @@ def block_action(action_id: str, value: str, *, user: str, channel: str, message
     return _interactive(body)
 
 
-def view_submission(callback_id: str, private_metadata: str, values: dict[str, Any], *, user: str) -> str:
+def view_submission(
+    callback_id: str, private_metadata: str, values: dict[str, Any], *, user: str, team: str = "T0PASS"
+) -> str:
     body = _load("view_submission__body.json")
-    body["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0PASS"}
+    body["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team}
     body["team"] = {"id": "T0PASS", "domain": "pass-test"}
     body["trigger_id"] = unique("trig.")
     body["view"]["callback_id"] = callback_id

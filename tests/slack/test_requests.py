@@ -8,10 +8,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.status import RunStatus
+from bot.policies import Policies, SourcePolicy
 from bot.slack.actions import ShortcutId
 from tests.helpers import PRDS, REPO_ROOT, free_port
 from tests.slack import slack_requests as sr
@@ -31,6 +33,26 @@ async def test_a_forged_signature_is_refused_with_401_and_starts_nothing(harness
     assert reply.status == 401
     assert await harness.store.list_runs() == []
     assert harness.fake.of("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe not utf-8 at all", "application/x-www-form-urlencoded"),
+        (b'{"type": "event_callback", ', "application/json"),
+    ],
+    ids=["payload-not-json", "not-utf8", "json-cut-short"],
+)
+async def test_an_unsigned_malformed_body_is_refused_with_401_before_it_is_read(
+    harness: Harness, body: bytes, content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(int(time.time()))}
+    async with harness.http.post(harness.events_url, data=body, headers=headers) as response:
+        assert response.status == 401
+        assert "Traceback" not in await response.text()
+    assert not [r for r in caplog.records if r.exc_info], "nothing was raised on the way"
+    assert await harness.store.list_runs() == []
 
 
 async def test_a_replayed_request_from_ten_minutes_ago_is_refused_with_401(harness: Harness) -> None:
@@ -85,13 +107,29 @@ async def test_plan_with_pass_on_a_message_plans_that_message(harness: Harness) 
 
 
 async def test_a_prd_shared_as_a_slack_file_is_downloaded_and_planned(harness: Harness) -> None:
-    harness.fake.shared_files["F0PRD123"] = SharedFile("prd.md", TINY.encode())
+    harness.fake.shared_files["F0PRD123"] = SharedFile("prd.md", TINY.encode(), shared_in=(CHANNEL,))
     link = "https://pass-test.slack.com/files/UAUTHOR/F0PRD123/prd.md"
     await harness.command(f"plan <{link}> repo=acme/todo")
     run = await harness.only_run()
     assert run.prd is not None and run.prd.text.strip() == TINY.strip()
     assert run.repo == "acme/todo"
     assert harness.fake.of("files.info") == [{"file": "F0PRD123"}]
+
+
+async def test_a_slack_file_not_shared_in_the_channel_is_not_read_for_someone_else(harness: Harness) -> None:
+    # Shared by its author in a private channel the requester is not in; PASS can see it there.
+    harness.fake.shared_files["F0SECRET"] = SharedFile("board.md", TINY.encode(), user="UAUTHOR", shared_in=("GBOARD",))
+    await harness.command("plan https://pass-test.slack.com/files/UAUTHOR/F0SECRET/board.md")
+
+    assert await harness.store.list_runs() == []
+    assert harness.fake.downloads == [], "the file was never downloaded"
+    told = harness.fake.ephemerals()[-1]
+    assert "not shared in this channel" in told and "Share the file in this channel" in told
+
+    # Its author may use it where they like: sharing it is theirs to decide.
+    await harness.command("plan https://pass-test.slack.com/files/UAUTHOR/F0SECRET/board.md", user="UAUTHOR")
+    run = await harness.only_run()
+    assert run.requester == "UAUTHOR" and harness.fake.downloads == ["F0SECRET"]
 
 
 async def test_a_file_pass_cannot_open_is_explained(harness: Harness) -> None:
@@ -106,16 +144,43 @@ async def test_a_repo_path_without_a_github_token_says_what_is_needed(harness: H
     assert "needs GITHUB_TOKEN" in harness.fake.ephemerals()[-1]
 
 
-async def test_a_repo_path_is_read_from_github_when_a_token_is_set(make_harness: HarnessFactory) -> None:
-    class Files:
-        async def fetch(self, repo: str, path: str, ref: str) -> bytes:
-            assert (repo, path) == ("acme/todo", "docs/prd.md")
-            return TINY.encode()
+class RepoFiles:
+    """GitHub's side of `/pass plan owner/name:path`: which repos are private, what was read."""
 
-    h = await make_harness(github=Files())
+    def __init__(self, private: frozenset[str] = frozenset()) -> None:
+        self.private = private
+        self.read: list[str] = []
+
+    async def is_private(self, repo: str) -> bool:
+        return repo in self.private
+
+    async def fetch(self, repo: str, path: str, ref: str) -> bytes:
+        self.read.append(f"{repo}:{path}")
+        return TINY.encode()
+
+
+async def test_a_repo_path_is_read_from_github_when_a_token_is_set(make_harness: HarnessFactory) -> None:
+    files = RepoFiles()
+    h = await make_harness(github=files)
     await h.command("plan acme/todo:docs/prd.md")
     run = await h.only_run()
+    assert files.read == ["acme/todo:docs/prd.md"]
     assert run.repo == "acme/todo", "issues go to the PRD's repo unless repo= says otherwise"
+
+
+async def test_a_private_repo_is_read_only_for_a_channel_the_policy_allows(make_harness: HarnessFactory) -> None:
+    files = RepoFiles(private=frozenset({"acme/secret-roadmap"}))
+    policy = Policies(sources=SourcePolicy(private_repos={"CPRODUCT": ["acme/secret-*"]}))
+    h = await make_harness(policy, github=files)
+
+    await h.command("plan acme/secret-roadmap:prd.md", channel=CHANNEL)
+    assert await h.store.list_runs() == [] and files.read == []
+    told = h.fake.ephemerals()[-1]
+    assert "`acme/secret-roadmap` is a private repository" in told and "policies/sources.yml" in told
+
+    await h.command("plan acme/secret-roadmap:prd.md", channel="CPRODUCT")
+    assert files.read == ["acme/secret-roadmap:prd.md"]
+    assert (await h.only_run()).channel == "CPRODUCT"
 
 
 async def test_help_answers_empty_and_unknown_input_in_the_ack(harness: Harness) -> None:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+from aiohttp.test_utils import TestServer
+
+from bot.adapters.api_tokens import ApiTokenStore, parse_scopes
+from bot.adapters.queue import JobKind
+from bot.domain.models import Source
 from bot.domain.status import RunStatus
 from bot.policies import ApprovalPolicy, ApprovalRule, Policies
 from bot.slack.actions import REJECT_REASON_BLOCK, REJECT_REASON_INPUT, SELECT_INPUT, ActionId, ViewId
+from bot.web.intake import IntakeDeps, build_intake_app
 from tests.helpers import PRDS
 from tests.slack.conftest import APPROVER, CHANNEL, REQUESTER, Harness, HarnessFactory, card_text, has_buttons
 
@@ -189,3 +196,69 @@ async def test_when_slack_refuses_to_open_a_modal_the_person_hears_it_with_the_r
     assert "Something went wrong while handling that click" in told and run_id in told
     assert "expired_trigger_id" not in told, "error details stay in the log"
     assert (await harness.store.get(run_id)).status is RunStatus.AWAITING_APPROVAL
+
+
+async def test_a_slack_connect_guest_from_another_team_cannot_approve_or_reject(harness: Harness) -> None:
+    run_id = await _staged(harness)
+    assert (await harness.store.get(run_id)).team_id == "T0PASS", "the run keeps the team it was asked from"
+    value = await harness.approve_value(run_id)
+
+    await harness.click(ActionId.APPROVE, value, user="UGUEST", team="T0PARTNER")
+    assert (await harness.store.get(run_id)).status is RunStatus.AWAITING_APPROVAL
+    assert await harness.drain() == 0, "nothing was queued"
+    assert "another Slack workspace" in harness.fake.ephemerals()[-1]
+
+    metadata = json.dumps({"v": 1, "run_id": run_id, "plan_hash": json.loads(value)["plan_hash"], "channel": CHANNEL})
+    values = {REJECT_REASON_BLOCK: {REJECT_REASON_INPUT: {"type": "plain_text_input", "value": "no"}}}
+    await harness.submit(ViewId.REJECT.value, metadata, values, user="UGUEST", team="T0PARTNER")
+    assert (await harness.store.get(run_id)).status is RunStatus.AWAITING_APPROVAL
+    assert "another Slack workspace" in harness.fake.ephemerals()[-1]
+
+    await harness.click(ActionId.APPROVE, value, user=APPROVER)
+    assert (await harness.store.get(run_id)).status is RunStatus.APPROVED
+
+
+async def test_a_run_from_outside_slack_counts_only_approvers_of_pass_own_team(harness: Harness) -> None:
+    run, _ = await harness.runs.submit(TINY, source=Source.WEBHOOK, requester="ops-bot", channel=CHANNEL)
+    assert run.team_id is None
+    await harness.queue.enqueue(JobKind.EXECUTE_RUN, run.run_id)
+    await harness.drain()
+    value = await harness.approve_value(run.run_id)
+
+    await harness.click(ActionId.APPROVE, value, user="UGUEST", team="T0PARTNER")
+    assert (await harness.store.get(run.run_id)).status is RunStatus.AWAITING_APPROVAL
+    assert "another Slack workspace" in harness.fake.ephemerals()[-1]
+
+    await harness.click(ActionId.APPROVE, value, user=APPROVER)
+    assert (await harness.store.get(run.run_id)).status is RunStatus.APPROVED
+
+
+async def test_a_user_an_api_caller_names_is_shown_on_behalf_and_cannot_approve(harness: Harness) -> None:
+    tokens = ApiTokenStore(harness.store.client)
+    token = await tokens.create("ci", parse_scopes("runs:write"))
+
+    async def enqueue(run_id: str) -> None:
+        await harness.queue.enqueue(JobKind.EXECUTE_RUN, run_id)
+
+    api = TestServer(build_intake_app(IntakeDeps(harness.runs, tokens, enqueue)), host="127.0.0.1")
+    await api.start_server()
+    try:
+        body = {"prd": TINY, "channel": CHANNEL, "requester": APPROVER}
+        headers = {"Authorization": f"Bearer {token}"}
+        async with harness.http.post(api.make_url("/api/runs"), json=body, headers=headers) as response:
+            assert response.status == 202
+            run_id = (await response.json())["run_id"]
+    finally:
+        await api.close()
+    await harness.drain()
+    run = await harness.store.get(run_id)
+    assert run.requester == "api:ci" and run.on_behalf_of == APPROVER
+    _, shown = await harness.card(run_id)
+    assert f"requested by `api:ci` on behalf of <@{APPROVER}>" in card_text(shown)
+
+    await harness.click(ActionId.APPROVE, await harness.approve_value(run_id), user=APPROVER)
+    assert (await harness.store.get(run_id)).status is RunStatus.AWAITING_APPROVAL
+    assert "on your behalf" in harness.fake.ephemerals()[-1]
+
+    await harness.click(ActionId.APPROVE, await harness.approve_value(run_id), user="USECOND")
+    assert (await harness.store.get(run_id)).status is RunStatus.APPROVED

@@ -94,6 +94,23 @@ async def test_a_signed_webhook_starts_one_run_and_a_redelivery_starts_none(inta
     assert intake.enqueued == [first["run_id"]]
 
 
+async def test_a_signed_webhook_replayed_within_the_window_starts_no_second_run(intake: Intake) -> None:
+    captured = _signed(BODY)  # no Idempotency-Key
+    status, first = await _post(intake.url("/hooks/prd"), BODY, captured)
+    assert status == 202 and first["created"]
+
+    status, replay = await _post(intake.url("/hooks/prd"), BODY, captured)
+    assert status == 202 and replay["run_id"] == first["run_id"] and not replay["created"]
+    # The key is not signed: a replay that adds one is still the same request.
+    status, keyed = await _post(intake.url("/hooks/prd"), BODY, {**captured, "Idempotency-Key": "fresh-key"})
+    assert status == 202 and keyed["run_id"] == first["run_id"] and not keyed["created"]
+    assert intake.enqueued == [first["run_id"]]
+
+    # The sender signing the same PRD again (a new timestamp) asks for a new run, as before.
+    status, again = await _post(intake.url("/hooks/prd"), BODY, _signed(BODY, ts=int(time.time()) - 7))
+    assert status == 202 and again["created"] and again["run_id"] != first["run_id"]
+
+
 @pytest.mark.parametrize(
     ("headers", "reason"),
     [

@@ -16,13 +16,19 @@ def _channel(body: dict[str, Any]) -> str | None:
     return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
 
 
+def user_team(body: dict[str, Any]) -> str | None:
+    """The clicker's own Slack team. Not `team.id`: in a shared channel that can be the host's."""
+    team = (body.get("user") or {}).get("team_id")
+    return str(team) if team else None
+
+
 def register(app: AsyncApp, flows: SlackFlows) -> None:
     @app.action(ActionId.APPROVE.value)
     async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         value = ButtonValue.decode(action.get("value"))
         await ack()
         user = body["user"]["id"]
-        await flows.approve(value, user, ephemeral(flows.client, _channel(body), user))
+        await flows.approve(value, user, ephemeral(flows.client, _channel(body), user), user_team=user_team(body))
 
     @app.action(ActionId.REJECT.value)
     async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from bot.slack.actions import (
     ViewId,
 )
 from bot.slack.flows import SlackFlows
+from bot.slack.listeners.actions import user_team
 from bot.slack.listeners.replies import ephemeral
 
 
@@ -40,7 +41,11 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         await ack()
         user = body["user"]["id"]
         await flows.reject(
-            ctx, user, str(reason.get("value") or "").strip(), ephemeral(flows.client, ctx.channel, user)
+            ctx,
+            user,
+            str(reason.get("value") or "").strip(),
+            ephemeral(flows.client, ctx.channel, user),
+            user_team=user_team(body),
         )
 
     @app.view(ViewId.SELECT_ITEMS.value)
@@ -56,4 +61,6 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         await ack()
         user = body["user"]["id"]
         value = ButtonValue(run_id=ctx.run_id, plan_hash=ctx.plan_hash)
-        await flows.approve(value, user, ephemeral(flows.client, ctx.channel, user), selected=keys)
+        await flows.approve(
+            value, user, ephemeral(flows.client, ctx.channel, user), user_team=user_team(body), selected=keys
+        )
