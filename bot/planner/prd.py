@@ -183,15 +183,15 @@ def _looks_like_template(sections: list[Section]) -> bool:
 
 
 @dataclass
-class _Item:
+class ListItem:
     text: str
     children: list[str]
     line_no: int
 
 
-def _list_items(lines: list[str]) -> list[_Item]:
+def _list_items(lines: list[str]) -> list[ListItem]:
     """Top-level list items of a block with their nested bullets (code fences skipped)."""
-    items: list[_Item] = []
+    items: list[ListItem] = []
     base_indent: int | None = None
     in_fence = False
     for no, line in enumerate(lines):
@@ -209,10 +209,15 @@ def _list_items(lines: list[str]) -> list[_Item]:
         if base_indent is None or indent < base_indent:
             base_indent = indent
         if indent == base_indent:
-            items.append(_Item(_clean(match.group(2)), [], no))
+            items.append(ListItem(_clean(match.group(2)), [], no))
         elif items:
             items[-1].children.append(_clean(match.group(2)))
     return [i for i in items if i.text]
+
+
+def list_items(body: str) -> list[ListItem]:
+    """The top-level list items of a section's body, each with its nested bullets."""
+    return _list_items(body.split("\n"))
 
 
 def _acceptance_from_lines(lines: list[str]) -> list[str]:
