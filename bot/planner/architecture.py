@@ -21,8 +21,8 @@ MAX_COMPONENTS = 8
 MAX_FLOW = 10
 MAX_LIST = 8
 
-_COMPONENT_SECTIONS = r"architecture|component|system design|technical design"
-_FLOW_SECTIONS = r"user experience|flow|journey|pipeline|how it works"
+_COMPONENT_SECTIONS = r"architecture|component|system design|technical design|key entit"
+_FLOW_SECTIONS = r"user experience|\bflows?\b|journey|pipeline|how it works"
 _INTERFACE_SECTIONS = r"\bapi|interface|command|integration|option"
 _CODE_IDENT = re.compile(r"`([^`\n]{2,60})`")
 _TBD = re.compile(r"\b(TBD|TBC|TODO|to be (?:decided|determined|confirmed|defined))\b", re.IGNORECASE)
@@ -43,7 +43,9 @@ def architecture_pack(prd: Prd, units: list[WorkUnit], items: list[WorkItem]) ->
     components = _components(prd, own, interfaces)
     questions = [*_questions(prd), *_ambiguities(prd), *_untied_measures(units, prd)]
     flow = _data_flow(prd)
-    if not flow and len(components) > 1:
+    if not components:
+        questions.append("The PRD names no components: which parts of the system does this work change?")
+    elif not flow and len(components) > 1:
         questions.append("The PRD describes no data flow between its components: which one calls which?")
     if not interfaces and components:
         interfaces = [f"{c['name']}: {c['interfaces']}" for c in components if "interfaces" in c][:MAX_LIST]
@@ -92,7 +94,7 @@ def _count(values: Iterable[str]) -> list[tuple[str, int]]:
 
 def _components(prd: Prd, own: set[str], interfaces: list[str]) -> list[dict[str, str]]:
     # A "System Components" list is the PRD's own breakdown; other architecture lists only without one.
-    sources = _sections(prd, r"component") or _sections(prd, _COMPONENT_SECTIONS)
+    sources = _sections(prd, r"component|key entit") or _sections(prd, _COMPONENT_SECTIONS)
     found: list[dict[str, str]] = []
     for path, body in sources:
         if path in own:
@@ -124,7 +126,9 @@ def _with_uses(components: list[dict[str, str]], interfaces: list[str]) -> list[
     for component in components:
         duties = content_words(component["responsibility"])
         uses = [
-            n for n in dict.fromkeys(names) if n != component["name"] and len(content_words(n)) >= 2 and content_words(n) <= duties
+            n
+            for n in dict.fromkeys(names)
+            if n != component["name"] and len(content_words(n)) >= 2 and content_words(n) <= duties
         ]
         if uses:
             component["uses"] = ", ".join(uses[:6])

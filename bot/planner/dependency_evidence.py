@@ -165,11 +165,15 @@ def _introduced(unit: WorkUnit) -> Iterator[tuple[str, str]]:
             if len([w for w in phrase if w not in STOPWORDS]) >= 2:
                 yield " ".join(phrase), _third_person(verb)
         for ident in _identifiers(line):
-            if re.search(rf"\b(?:{'|'.join(INTRODUCING_VERBS)})\b[^.;]*{re.escape(ident)}", line, re.IGNORECASE):
-                yield " ".join(words(ident)), "creates"
+            # Only as the verb's object: "implement generation from tasks.json" uses it, not creates it.
+            made = re.search(rf"\b({_VERBS})\s+(?:the\s+|an?\s+)?`?{re.escape(ident)}", line, re.IGNORECASE)
+            if made:
+                yield " ".join(words(ident)), _third_person(made.group(1).lower())
 
 
-_CREATED = re.compile(rf"\b({'|'.join(sorted(INTRODUCING_VERBS))})\s+(?:(?:the|a|an)\s+)?([^,.;:()\n]+)", re.IGNORECASE)
+_VERBS = "|".join(sorted(INTRODUCING_VERBS))
+# A lookahead, so "Design and implement the X" finds "implement the X" after "Design and".
+_CREATED = re.compile(rf"\b({_VERBS})\b(?=\s+(?:(?:the|a|an)\s+)?([^,.;:()\n]+))", re.IGNORECASE)
 
 
 def _created(line: str) -> Iterator[tuple[str, list[str]]]:

@@ -19,10 +19,14 @@ import re
 from dataclasses import dataclass, field
 
 from bot.domain.models import Prd, Requirement
-from bot.planner.words import content_words, short_head, words
+from bot.planner.words import INTRODUCING_VERBS, content_words, short_head, words
 
-SMALL_GROUP = 3
+SMALL_GROUP = 4
 SMALL_WORDS = 25
+# A unit lighter than this (about two short lines of requirement) is not worth an issue alone.
+MIN_ISSUE_WEIGHT = 10
+# Verbs every requirement uses: sharing one says nothing about sharing a topic.
+_ACTION_WORDS = INTRODUCING_VERBS | {"develop", "ensure", "make", "handle", "handling", "show", "run", "get", "set"}
 _SUCCESS_SECTION = re.compile(r"success (criteri|metric|measure)|measurable outcome|\bkpis?\b", re.IGNORECASE)
 _LIST_LINE = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
 
@@ -105,15 +109,27 @@ def _group_small(reqs: list[Requirement]) -> list[WorkUnit]:
             units.append(WorkUnit([req], req.section))
             open_groups.pop(req.section, None)
             continue
-        # Only the section's latest group is open: a roadmap's steps stay in their order.
-        mine = content_words(short_head(req.text, limit=200))
+        # Only the section's latest group is open: a roadmap's steps stay in their order. A small
+        # requirement joins it when they share a topic, or while the group is still too small to be
+        # an issue of its own.
         group = open_groups.get(req.section)
-        if group is not None and len(group.requirements) < SMALL_GROUP and mine & content_words(" ".join(group.names)):
+        if (
+            group is not None
+            and len(group.requirements) < SMALL_GROUP
+            and (
+                _topic(req.text) & _topic(" ".join(r.text for r in group.requirements))
+                or group.weight < MIN_ISSUE_WEIGHT
+            )
+        ):
             group.requirements.append(req)
         else:
             group = open_groups[req.section] = WorkUnit([req], req.section)
             units.append(group)
     return units
+
+
+def _topic(text: str) -> set[str]:
+    return content_words(text) - _ACTION_WORDS
 
 
 def _unnumbered_measures(prd: Prd) -> list[Measure]:

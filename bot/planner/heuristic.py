@@ -54,9 +54,10 @@ def plan_heuristically(prd: Prd, context: PlanningContext | None = None) -> Plan
         for n, unit in enumerate(units)
     ]
     served = len({rid for item in items for rid in item.requirement_ids})
+    links = sum(len(i.depends_on) for i in items)
     summary = (
         f"{HEURISTIC_NOTE} {len(items)} work item(s) covering {served} requirement(s) "
-        f"of \u201c{prd.title}\u201d; {sum(len(i.depends_on) for i in items)} dependency link(s), each from the PRD's text."
+        f"of \u201c{prd.title}\u201d; {links} dependency link(s), each with the PRD's evidence."
     )
     return Plan(summary=summary, architecture=architecture_pack(prd, units, items), items=items)
 
@@ -70,8 +71,7 @@ def _title(unit: WorkUnit) -> str:
     elif len(unit.requirements) == 1:
         head = short_head(unit.requirements[0].text, limit=90)
     else:
-        heads = [short_head(r.text, limit=40) for r in unit.requirements]
-        head = heads[0] + "".join(f"; {h[:1].lower() + h[1:]}" for h in heads[1:])
+        head = _joined_heads([short_head(r.text, limit=90) for r in unit.requirements], MAX_TITLE - 30)
     suffix = _id_list(ids)
     room = MAX_TITLE - len(suffix) - 3
     if len(head) > room:
@@ -79,10 +79,23 @@ def _title(unit: WorkUnit) -> str:
     return f"{head} ({suffix})" if suffix else head
 
 
+def _joined_heads(heads: list[str], room: int) -> str:
+    """As many requirement heads as fit, whole, then how many more the body lists."""
+    shown = [heads[0]]
+    for head in heads[1:]:
+        rest = len(heads) - len(shown) - 1
+        tail = f" and {rest} more" if rest else ""
+        if len("; ".join([*shown, head])) + len(tail) > room:
+            break
+        shown.append(head)
+    more = len(heads) - len(shown)
+    return "; ".join(shown) + (f" and {more} more" if more else "")
+
+
 def _id_list(ids: list[str]) -> str:
     if len(ids) <= 3:
         return ", ".join(ids)
-    return f"{ids[0]}, {ids[1]} … {ids[-1]}, {len(ids)} requirements"
+    return f"{ids[0]} … {ids[-1]}, {len(ids)} ids"
 
 
 def _estimate(unit: WorkUnit) -> str:

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import re
 
+
 # Words that name nothing on their own: matching on them would link unrelated items.
-STOPWORDS = frozenset(
-    """
-    a an the and or of to in on for with from into onto by via as at is are be been being it its this that these
-    those their them they we our you your his her all any each every both most more other previous existing
-    some such than then also only just very can could should would will shall may might must not no yes
-    new basic simple full main core first next last own per when where which while who whom what how
-    system systems user users allow allows able support supports provide provides use uses using used
-    feature features functionality capability capabilities component components etc e.g i.e
-    """.split()
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _word_set(
+    "a an the and or of to in on for with from into onto by via as at is are be been being it its this that "
+    "these those their them they we our you your his her all any each every both most more other previous "
+    "existing some such than then also only just very can could should would will shall may might must not no "
+    "yes new basic simple full main core first next last own per when where which while who whom what how "
+    "system systems user users allow allows able support supports provide provides use uses using used "
+    "feature features functionality capability capabilities component components etc e.g i.e"
 )
 # Verbs that say an item brings something into existence that later items may use.
-INTRODUCING_VERBS = frozenset(
+INTRODUCING_VERBS = _word_set(
     "define defines design designs create creates implement implements introduce introduces build builds "
-    "add adds model models establish establishes".split()
+    "add adds establish establishes"
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*[A-Za-z0-9]|[A-Za-z]")
 _REQUIREMENT_PREFIX = re.compile(
