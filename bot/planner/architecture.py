@@ -29,7 +29,9 @@ _TBD = re.compile(r"\b(TBD|TBC|TODO|to be (?:decided|determined|confirmed|define
 _SHOULD = re.compile(r"\bshould\b", re.IGNORECASE)
 _BARE_LIMIT = re.compile(
     r"\b(?:within|under|less than|more than|at most|at least|up to|below|above|over|exceeds?)\s+(\d+(?:\.\d+)?)\b"
-    r"(?!\s*(?:%|[a-zA-Z]))",
+    r"(?![\d.]|\s*(?:%|(?:ms|s|secs?|seconds?|minutes?|mins?|hours?|hrs?|h|days?|weeks?|months?|years?|[kmgt]i?b|bytes?|"
+    r"items?|users?|requests?|rps|qps|tasks?|iterations?|lines?|levels?|times?|x|characters?|chars?|words?|records?|"
+    r"rows?|files?|fps|px|pages?|steps?|attempts?|retries|tokens?|calls?|clicks?|per|percent|people|members?)\b))",
     re.IGNORECASE,
 )
 _UNSTATED_THRESHOLD = re.compile(r"\b(?:above|below|under|over|reaches?|meets?)\s+(?:a |the )?(threshold|target)\b")
