@@ -258,4 +258,4 @@ def test_the_github_issue_says_why_it_is_blocked() -> None:
     )
     draft = render_item(cli, prd, provenance, numbers={dep: 11}, withheld={}, pass_label="pass")
     line = next(ln for ln in draft.body.splitlines() if ln.startswith("- Blocked by #11"))
-    assert re.search(r"Blocked by #11: the PRD.+Built on top of the task data structure", line)
+    assert re.search(r"Blocked by #11: needs the task data structure \(the PRD.+Built on top of the task data", line)

@@ -16,7 +16,7 @@ Edges that would close a cycle are not added, and edges implied by others are dr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -36,6 +36,8 @@ _ORDERED_SECTION = re.compile(r"roadmap|phase|mvp|step|milestone|execution flow"
 _IDENTIFIER = re.compile(r"`([^`\s][^`]{0,60})`|\b([\w\-]+\.(?:json|ya?ml|txt|md|ts|js|py|toml|csv))\b")
 _PHRASE_END = frozenset({"with", "from", "for", "to", "in", "on", "by", "via", "that", "which", "and", "or", "as"})
 _MAX_QUOTE = 90
+# Words before a named item that are not part of its name ("both task data structure and CLI").
+_LEADING = frozenset({"both", "the", "a", "an", "all", "most", "its", "their", "this", "that", "these"})
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,16 @@ class _Names:
                 return hits.pop()
         return None
 
-    def resolve_all(self, clause: str) -> list[int]:
-        found = []
+    def resolve_all(self, clause: str) -> list[tuple[int, str]]:
+        """Each unit the clause names, with the words that named it ("task expansion")."""
+        found: list[tuple[int, str]] = []
         for mention in _MENTION_SPLIT.split(clause):
             index = self.resolve(mention)
-            if index is not None and index not in found:
-                found.append(index)
+            if index is not None and all(index != i for i, _ in found):
+                said = mention.split()
+                while said and said[0].lower() in _LEADING:
+                    said.pop(0)
+                found.append((index, " ".join(said)))
         return found
 
 
@@ -137,8 +143,8 @@ def _stated_in_units(units: list[WorkUnit], names: _Names) -> Iterator[Edge]:
 def _stated(index: int, line: str, names: _Names, where: str = "") -> Iterator[Edge]:
     source = f"the PRD\u2019s \u201c{where}\u201d says" if where else "the PRD says"
     for match in _STATED.finditer(line):
-        for dep in names.resolve_all(match.group("what")):
-            yield Edge(dep, index, f"{source} {_quote(line)}")
+        for dep, mention in names.resolve_all(match.group("what")):
+            yield Edge(dep, index, f"needs the {mention} ({source} {_quote(line)})")
 
 
 def _stated_in_sections(prd: Prd, units: list[WorkUnit], names: _Names) -> Iterator[Edge]:
@@ -182,7 +188,7 @@ def _created(line: str) -> Iterator[tuple[str, list[str]]]:
         yield match.group(1).lower(), _phrase(words(match.group(2)))
 
 
-def _phrase(tokens: list[str]) -> list[str]:
+def _phrase(tokens: Sequence[str]) -> list[str]:
     phrase: list[str] = []
     for token in tokens:
         if token in _PHRASE_END or token in INTRODUCING_VERBS or len(phrase) == 4:
@@ -204,9 +210,9 @@ def _third_person(verb: str) -> str:
     return verb + ("es" if verb.endswith(("s", "sh", "ch")) else "s")
 
 
-def _contains(haystack: list[str], phrase: list[str]) -> bool:
-    n = len(phrase)
-    return any(haystack[i : i + n] == phrase for i in range(len(haystack) - n + 1))
+def _contains(haystack: Sequence[str], phrase: Sequence[str]) -> bool:
+    wanted, n = tuple(phrase), len(phrase)
+    return any(tuple(haystack[i : i + n]) == wanted for i in range(len(haystack) - n + 1))
 
 
 def _uses_what_another_introduces(units: list[WorkUnit]) -> Iterator[Edge]:
@@ -217,13 +223,14 @@ def _uses_what_another_introduces(units: list[WorkUnit]) -> Iterator[Edge]:
             if all(i != index for i, _ in entries):
                 entries.append((index, how))
     texts = [words(unit.text) for unit in units]
+    vocab = [set(text) for text in texts]
     for phrase, entries in introducers.items():
         if len(entries) != 1:
             continue  # two items introduce it: which one a user means is a guess
         source, how = entries[0]
         target = phrase.split()
         for index in range(source + 1, len(units)):
-            if _contains(texts[index], target):
+            if vocab[index].issuperset(target) and _contains(texts[index], target):
                 yield Edge(source, index, f"uses the {phrase} that it {how}")
 
 

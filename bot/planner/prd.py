@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.domain.models import Prd, Requirement
 from bot.errors import PrdRejected
@@ -127,11 +128,18 @@ def _split_sections(text: str) -> list[Section]:
     return sections
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITALIC = re.compile(r"(?<!\w)\*(.+?)\*(?!\w)")
+_LINK = re.compile(r"\[([^\]]+)\]\((?:mdc:)?[^)]*\)")
+_SPACES = re.compile(r"\s+")
+
+
 def _clean(text: str) -> str:
-    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
-    text = re.sub(r"(?<!\w)\*(.+?)\*(?!\w)", r"\1", text)
-    text = re.sub(r"\[([^\]]+)\]\((?:mdc:)?[^)]*\)", r"\1", text)
-    return re.sub(r"\s+", " ", text).strip()
+    if "*" in text:
+        text = _ITALIC.sub(r"\1", _BOLD.sub(r"\1", text))
+    if "](" in text:
+        text = _LINK.sub(r"\1", text)
+    return _SPACES.sub(" ", text).strip()
 
 
 _GENERIC_TITLES = re.compile(r"^(overview|introduction|context|summary|background|about)$", re.IGNORECASE)
@@ -215,9 +223,14 @@ def _list_items(lines: list[str]) -> list[ListItem]:
     return [i for i in items if i.text]
 
 
+@lru_cache(maxsize=1024)
+def _list_items_of(body: str) -> tuple[ListItem, ...]:
+    return tuple(_list_items(body.split("\n")))
+
+
 def list_items(body: str) -> list[ListItem]:
-    """The top-level list items of a section's body, each with its nested bullets."""
-    return _list_items(body.split("\n"))
+    """The top-level list items of a section's body, each with its nested bullets (copies: callers may edit)."""
+    return [ListItem(i.text, list(i.children), i.line_no) for i in _list_items_of(body)]
 
 
 def _acceptance_from_lines(lines: list[str]) -> list[str]:

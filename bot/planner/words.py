@@ -7,6 +7,7 @@ thing ("task operations" / "Basic Task Operations"), deterministically and fast.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 
 # Words that name nothing on their own: matching on them would link unrelated items.
@@ -35,6 +36,7 @@ _REQUIREMENT_PREFIX = re.compile(
 )
 
 
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """Lower case, without a plural or common verb ending ('operations' -> 'operation')."""
     w = word.lower().strip(".-_")
@@ -46,13 +48,17 @@ def stem(word: str) -> str:
     return w
 
 
-def words(text: str) -> list[str]:
+# The planner asks about the same texts many times (each unit against every other): cached, as
+# these are pure functions of their text.
+@lru_cache(maxsize=4096)
+def words(text: str) -> tuple[str, ...]:
     """The words of `text` in order, stemmed, stopwords kept (phrases are matched in order)."""
-    return [stem(w) for w in _WORD.findall(text)]
+    return tuple(stem(w) for w in _WORD.findall(text))
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in words(text) if w not in STOPWORDS and len(w) > 1}
+@lru_cache(maxsize=4096)
+def content_words(text: str) -> frozenset[str]:
+    return frozenset(w for w in words(text) if w not in STOPWORDS and len(w) > 1)
 
 
 def short_head(text: str, limit: int = 70) -> str:
