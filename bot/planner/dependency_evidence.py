@@ -84,7 +84,7 @@ class _Names:
     """Resolves a mention ("Claude integration", "CLI") to the one unit whose name it shortens."""
 
     def __init__(self, units: list[WorkUnit]) -> None:
-        self.entries: list[tuple[int, set[str], str]] = []
+        self.entries: list[tuple[int, frozenset[str], str]] = []
         self.full: dict[int, list[str]] = {}
         for index, unit in enumerate(units):
             for name in unit.names:
@@ -129,7 +129,7 @@ class _Names:
         return found
 
 
-def _distinctive(wanted: set[str], entries: list[tuple[int, set[str], str]]) -> bool:
+def _distinctive(wanted: frozenset[str], entries: list[tuple[int, frozenset[str], str]]) -> bool:
     # A one-word mention names an item only when no other item's name has that word.
     return sum(1 for _, name, _ in entries if wanted <= name) == 1
 

@@ -128,7 +128,7 @@ def _group_small(reqs: list[Requirement]) -> list[WorkUnit]:
     return units
 
 
-def _topic(text: str) -> set[str]:
+def _topic(text: str) -> frozenset[str]:
     return content_words(text) - _ACTION_WORDS
 
 
