@@ -6,8 +6,9 @@ Three rules, in order:
    as an acceptance criterion to the unit whose text it measures, and stays traced through that
    unit's requirement ids. Criteria that measure nothing in particular form one verification
    unit for their area.
-2. Small related requirements of one section (a line or two, sharing a content word) share a
-   unit, up to `SMALL_GROUP` of them.
+2. In a PRD of more than a handful of requirements, small related requirements of one section
+   (a line or two, sharing a topic word, or too small to be an issue alone) share a unit, up to
+   `SMALL_GROUP` of them.
 3. While the plan is over its budget, the two neighbouring units with the least work between them
    merge (same section first), so a long spec still yields a plan the policy accepts and every
    requirement stays traced.
@@ -23,6 +24,9 @@ from bot.planner.words import INTRODUCING_VERBS, content_words, short_head, word
 
 SMALL_GROUP = 4
 SMALL_WORDS = 25
+# A PRD of a handful of one-liners is already issue-sized: each stays an item, and they can be
+# worked in parallel. Grouping is for the long lists of a real spec.
+MIN_REQUIREMENTS_TO_GROUP = 6
 # A unit lighter than this (about two short lines of requirement) is not worth an issue alone.
 MIN_ISSUE_WEIGHT = 10
 # Verbs every requirement uses: sharing one says nothing about sharing a topic.
@@ -102,6 +106,8 @@ def _is_small(req: Requirement) -> bool:
 
 
 def _group_small(reqs: list[Requirement]) -> list[WorkUnit]:
+    if len(reqs) < MIN_REQUIREMENTS_TO_GROUP:
+        return [WorkUnit([req], req.section) for req in reqs]
     units: list[WorkUnit] = []
     open_groups: dict[str, WorkUnit] = {}
     for req in reqs:
