@@ -259,3 +259,25 @@ def test_the_github_issue_says_why_it_is_blocked() -> None:
     draft = render_item(cli, prd, provenance, numbers={dep: 11}, withheld={}, pass_label="pass")
     line = next(ln for ln in draft.body.splitlines() if ln.startswith("- Blocked by #11"))
     assert re.search(r"Blocked by #11: needs the task data structure \(the PRD.+Built on top of the task data", line)
+
+
+def test_a_requirement_with_many_acceptance_criteria_splits_and_each_part_traces_it() -> None:
+    # The Task Master loop PRD's preset processes, as one story's acceptance scenarios (real text).
+    loop = (PRDS / "05_taskmaster_loop_prd_large.md").read_text()
+    steps = re.findall(
+        r"^\d+\. (.+)$", loop.split("#### Preset: `default`")[1].split("#### Preset: `linting`")[0], re.M
+    )
+    assert len(steps) > 8
+    scenarios = "\n".join(f"{n}. {s}" for n, s in enumerate(steps, start=1))
+    prd = parse_prd(
+        f"# Loop\n\n## User Scenarios\n\n### User Story 1 - Presets (Priority: P1)\n\nAs a developer, I want "
+        f"presets.\n\n**Acceptance Scenarios**:\n\n{scenarios}\n".encode()
+    )
+    [story] = prd.requirements
+    assert len(story.acceptance_criteria) == len(steps)
+    plan = _plan(prd)
+    assert len(plan.items) >= 2 and all(i.requirement_ids == ["US-1"] for i in plan.items)
+    assert [c for i in plan.items for c in i.acceptance_criteria] == story.acceptance_criteria
+    assert all(len(i.acceptance_criteria) <= 8 for i in plan.items)
+    report = verify_backlog(prd, plan)
+    assert report.passed and not [f for f in report.findings if f.check == "near_duplicates"], report.findings

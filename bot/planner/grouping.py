@@ -9,6 +9,7 @@ Three rules, in order:
 2. In a PRD of more than a handful of requirements, small related requirements of one section
    (a line or two, sharing a topic word, or too small to be an issue alone) share a unit, up to
    `SMALL_GROUP` of them.
+   A requirement with many acceptance criteria splits into parts, each with its share of them.
 3. While the plan is over its budget, the two neighbouring units with the least work between them
    merge (same section first), so a long spec still yields a plan the policy accepts and every
    requirement stays traced.
@@ -23,6 +24,9 @@ from bot.domain.models import Prd, Requirement
 from bot.planner.words import INTRODUCING_VERBS, content_words, short_head, words
 
 SMALL_GROUP = 4
+# A requirement with more acceptance criteria than MAX_CRITERIA splits into parts of about PART_CRITERIA.
+MAX_CRITERIA = 8
+PART_CRITERIA = 6
 SMALL_WORDS = 25
 # A PRD of a handful of one-liners is already issue-sized: each stays an item, and they can be
 # worked in parallel. Grouping is for the long lists of a real spec.
@@ -55,6 +59,8 @@ class WorkUnit:
     measures: list[Measure] = field(default_factory=list)
     # True for an area's verification unit: it delivers nothing, it checks the area's measures.
     verification: bool = False
+    # (n, of) when one requirement with many acceptance criteria is split into several units.
+    part: tuple[int, int] | None = None
 
     @property
     def requirement_ids(self) -> list[str]:
@@ -65,6 +71,8 @@ class WorkUnit:
     @property
     def names(self) -> list[str]:
         """What each requirement of the unit is called: how other parts of the PRD refer to it."""
+        if self.part is not None and self.part[0] > 1:
+            return []  # a mention of a split requirement means its first part
         return [short_head(r.text, limit=200) for r in self.requirements]
 
     @property
@@ -95,7 +103,7 @@ def success_measures(prd: Prd) -> list[Measure]:
 def plan_units(prd: Prd, max_items: int) -> list[WorkUnit]:
     work = [r for r in prd.requirements if not is_success_criterion(r)]
     measures = success_measures(prd)
-    units = _group_small(work)
+    units = _split_large(_group_small(work))
     units.extend(_attach(measures, units))
     return _fit_budget(units, max(1, max_items))
 
@@ -132,6 +140,23 @@ def _group_small(reqs: list[Requirement]) -> list[WorkUnit]:
             group = open_groups[req.section] = WorkUnit([req], req.section)
             units.append(group)
     return units
+
+
+def _split_large(units: list[WorkUnit]) -> list[WorkUnit]:
+    """A requirement with more criteria than one issue should carry becomes consecutive parts."""
+    out: list[WorkUnit] = []
+    for unit in units:
+        [req, *others] = unit.requirements
+        criteria = req.acceptance_criteria
+        if others or len(criteria) <= MAX_CRITERIA:
+            out.append(unit)
+            continue
+        count = -(-len(criteria) // PART_CRITERIA)
+        size = -(-len(criteria) // count)
+        for n in range(count):
+            piece = req.model_copy(update={"acceptance_criteria": criteria[n * size : (n + 1) * size]})
+            out.append(WorkUnit([piece], unit.section, part=(n + 1, count)))
+    return out
 
 
 def _topic(text: str) -> frozenset[str]:

@@ -68,6 +68,11 @@ def _title(unit: WorkUnit) -> str:
     if unit.verification:
         area = unit.section.split(" > ")[-1] or "success criteria"
         head = f"Verify {area.lower()}"
+    elif unit.part is not None:
+        req = unit.requirements[0]
+        first = short_head(req.acceptance_criteria[0], limit=50) if req.acceptance_criteria else ""
+        head = f"{short_head(req.text, limit=50)}: {first}"
+        ids = [*ids[:1], f"part {unit.part[0]} of {unit.part[1]}"]
     elif len(unit.requirements) == 1:
         head = short_head(unit.requirements[0].text, limit=90)
     else:
@@ -179,6 +184,9 @@ def _item(key: str, unit: WorkUnit, reasons: dict[str, str]) -> WorkItem:
 def _rationale(unit: WorkUnit) -> str:
     if unit.verification:
         return "Checks the success criteria of this area that no single item delivers."
+    if unit.part is not None:
+        n, count = unit.part
+        return f"Part {n} of {count} of {unit.requirements[0].id}: its acceptance criteria are too many for one issue."
     if len(unit.requirements) == 1:
         return f"One coherent piece of work: {unit.requirements[0].id}."
     size = sum(len(words(r.text)) for r in unit.requirements)
