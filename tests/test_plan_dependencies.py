@@ -141,16 +141,19 @@ def test_the_architecture_pack_says_what_the_prd_says() -> None:
     assert len({i.estimate for i in _plan(_prd(SPECKIT)).items}) >= 3
 
 
-def test_a_should_or_a_bare_number_in_a_requirement_becomes_an_open_question() -> None:
+def test_a_should_a_bare_number_or_a_contradiction_becomes_an_open_question() -> None:
     prd = parse_prd(
         b"# Export\n\n## Functional Requirements\n\n"
         b"- **FR-001**: Exports should finish within 30 for a large account.\n"
         b"- **FR-002**: The retention period is TBD.\n"
+        b"- **FR-003**: The system MUST keep exported files after the account is closed.\n"
+        b"- **FR-004**: The system MUST NOT keep exported files after the account is closed.\n"
     )
     questions = _plan(prd).architecture.open_questions
     assert any(q.startswith("FR-001 says \u201cshould\u201d") for q in questions)
     assert any(q.startswith("FR-001 gives the limit 30 without a unit") for q in questions)
     assert any(q.startswith("FR-002 is not decided yet") for q in questions)
+    assert any(q.startswith("FR-003 and FR-004 contradict each other") for q in questions)
 
 
 # --- the rules, on any planner's plan ----------------------------------------------------------------

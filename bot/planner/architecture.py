@@ -3,8 +3,8 @@
 Components come from the PRD's architecture/component lists with the responsibilities its
 bullets give them (not their names again), and the interfaces named in their text; the data flow
 from the steps of a flow/journey section (or the comments of a flow's pseudocode); risks from the
-PRD's risk sections plus what makes the PRD ambiguous (a "should", a TBD, a limit without a
-unit, a threshold never given), which also become open questions.
+PRD's risk sections; open questions from what makes the PRD ambiguous (a "should", a TBD, a
+limit without a unit, a threshold never given, a "must" another requirement contradicts).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.domain.models import ArchitecturePack, Prd, WorkItem
+from bot.domain.models import ArchitecturePack, Prd, Requirement, WorkItem
 from bot.planner.grouping import WorkUnit, success_measures
 from bot.planner.prd import list_items
 from bot.planner.words import content_words
@@ -204,6 +204,7 @@ def _ambiguities(prd: Prd) -> Iterable[str]:
         threshold = _UNSTATED_THRESHOLD.search(text)
         if threshold:
             yield f"{rid} refers to a {threshold.group(1)} it never states (\u201c{snippet}\u201d): what value?"
+    yield from _conflicts(prd)
     own = {r.section for r in prd.requirements}
     for path, body in prd.sections.items():
         if path in own:
@@ -214,6 +215,29 @@ def _ambiguities(prd: Prd) -> Iterable[str]:
             if said is not None:
                 yield f"{path.split(' > ')[-1]}: \u201c{_plain(said.strip('- '))[:100]}\u201d names no value."
                 break
+
+
+_MODAL = re.compile(r"\b(?:must|shall|will|should)(\s+not|n't)?\s+(.+)", re.IGNORECASE)
+
+
+def _conflicts(prd: Prd) -> Iterable[str]:
+    """Two requirements that say the same thing, one with "must" and one with "must not"."""
+    said: dict[tuple[frozenset[str], bool], Requirement] = {}
+    for req in prd.requirements:
+        match = _MODAL.search(req.text)
+        if match is None:
+            continue
+        what, negated = content_words(match.group(2)), bool(match.group(1))
+        if len(what) < 2:
+            continue
+        other = said.get((what, not negated))
+        if other is not None:
+            yes, no = (other, req) if negated else (req, other)
+            yield (
+                f"{other.id} and {req.id} contradict each other (\u201c{_plain(yes.text)[:80]}\u201d / "
+                f"\u201c{_plain(no.text)[:80]}\u201d): which one holds?"
+            )
+        said.setdefault((what, negated), req)
 
 
 def _questions(prd: Prd) -> list[str]:
