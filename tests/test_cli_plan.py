@@ -7,6 +7,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.helpers import (
     passbot,
     stop_embedded_server,
 )
+from tests.speckit_assembly import speckit_spec
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +47,34 @@ def test_plan_json_follows_the_contract_and_covers_every_requirement(prd: Path, 
     staged = data_dir / "runs" / run["run_id"]
     assert json.loads((staged / "plan.json").read_text())["run_id"] == run["run_id"]
     assert run["plan"]["items"][0]["title"] in (staged / "backlog.md").read_text()
+    _assert_a_plan_a_tech_lead_accepts(run)
+
+
+def _assert_a_plan_a_tech_lead_accepts(run: dict[str, Any]) -> None:
+    items = run["plan"]["items"]
+    shape = run["verification"]["shape"]
+    assert shape["critical_path_length"] == len(shape["critical_path"]) <= max(1, len(items) // 2)
+    assert 1 <= shape["parallel_width"] <= len(items) <= 60
+    for item in items:
+        assert sorted(item["dependency_reasons"]) == sorted(item["depends_on"])
+        assert all(f"Blocked by {dep}: {why}" in item["body"] for dep, why in item["dependency_reasons"].items())
+    criteria = {r["id"] for r in run["prd"]["requirements"] if r["id"].startswith("SC-")}
+    assert not [i for i in items if len(i["requirement_ids"]) == 1 and i["requirement_ids"][0] in criteria]
+    checks = {f["check"] for f in run["verification"]["findings"]}
+    assert not checks & {"backlog_size", "unjustified_dependency", "redundant_dependency", "dependency_chain"}
+
+
+def test_a_spec_with_more_ids_than_the_item_limit_is_planned_not_blocked(tmp_path: Path, data_dir: Path) -> None:
+    spec = tmp_path / "spec.md"
+    spec.write_text(speckit_spec())
+    result = passbot("plan", str(spec), "--yes", "--json", env=clean_env(data_dir))
+    assert result.returncode == 0, result.stderr.decode()
+    run = json.loads(result.stdout)
+    assert_run_contract(run)
+    assert len(run["prd"]["requirements"]) > 60
+    covered = {rid for item in run["plan"]["items"] for rid in item["requirement_ids"]}
+    assert {r["id"] for r in run["prd"]["requirements"]} <= covered
+    _assert_a_plan_a_tech_lead_accepts(run)
 
 
 def test_template_exits_3_with_a_no_content_finding(data_dir: Path) -> None:

@@ -143,6 +143,11 @@ def _blocked_by(dep: str, numbers: Mapping[str, int], withheld: Mapping[str, Syn
     return f"Blocked by `{dep}` (not created on GitHub)"
 
 
+def _because(item: WorkItem, dep: str) -> str:
+    reason = " ".join(item.dependency_reasons.get(dep, "").split())
+    return f": {reason}" if reason else ""
+
+
 def render_item(
     item: WorkItem,
     prd: Prd,
@@ -171,7 +176,8 @@ def render_item(
         sections.append(f"### Requirements served (PRD: {_inline_title(prd)})\n" + "\n".join(lines))
     if item.depends_on:
         sections.append(
-            "### Dependencies\n" + "\n".join(f"- {_blocked_by(d, numbers, withheld)}" for d in item.depends_on)
+            "### Dependencies\n"
+            + "\n".join(f"- {_blocked_by(d, numbers, withheld)}{_because(item, d)}" for d in item.depends_on)
         )
     if item.estimate:
         sections.append(f"Estimate: **{quiet_everywhere(item.estimate)}** · PASS item `{item.key}`")

@@ -80,6 +80,9 @@ class WorkItem(Model):
     estimate: str = "M"
     acceptance_criteria: list[str] = Field(default_factory=list)
     rationale: str = ""
+    # Why each dependency exists, one line per key in depends_on ("uses the task model T04 defines").
+    # An edge without a reason is flagged by verification (unjustified_dependency) for any planner.
+    dependency_reasons: dict[str, str] = Field(default_factory=dict)
 
 
 class ArchitecturePack(Model):
@@ -121,13 +124,23 @@ class Finding(Model):
     item_key: str | None = None
 
 
+class PlanShape(Model):
+    """How the backlog can be worked: its longest "blocked by" chain and how much runs in parallel."""
+
+    critical_path: list[str] = Field(default_factory=list)
+    critical_path_length: int = 0
+    # The most items workable at once when each starts as soon as its blockers are done.
+    parallel_width: int = 0
+
+
 class VerificationReport(Model):
     passed: bool
     findings: list[Finding] = Field(default_factory=list)
+    shape: PlanShape | None = None
 
     @classmethod
-    def from_findings(cls, findings: list[Finding]) -> VerificationReport:
-        return cls(passed=not any(f.severity is Severity.ERROR for f in findings), findings=findings)
+    def from_findings(cls, findings: list[Finding], shape: PlanShape | None = None) -> VerificationReport:
+        return cls(passed=not any(f.severity is Severity.ERROR for f in findings), findings=findings, shape=shape)
 
     @property
     def errors(self) -> list[Finding]:

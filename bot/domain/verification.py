@@ -2,7 +2,9 @@
 
 An `error` finding stops the plan from being staged for approval; `warning` and `info` are shown
 beside it. The checks mirror what GitHub will refuse (title and body limits) and what a reviewer
-would catch (untraced items, cycles, duplicates, leaked secrets).
+would catch (untraced items, cycles, duplicates, leaked secrets), and the shape of the dependency
+graph: every edge needs a reason, none may be implied by others, and the longest chain may not
+cover most of the plan.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.domain.models import Finding, Plan, Prd, Severity, VerificationReport
+from bot.domain.dependency_graph import critical_path, dependency_graph, find_cycle, parallel_width, redundant_edges
+from bot.domain.models import Finding, Plan, PlanShape, Prd, Severity, VerificationReport
 from bot.domain.secrets import find_secrets
 
 MAX_TITLE = 256
@@ -18,6 +21,8 @@ MAX_BODY = 65_536
 MAX_LABEL = 50
 NEAR_DUPLICATE_SIMILARITY = 0.8
 MIN_PRD_WORDS = 8
+# Below this many items a long chain is normal (a small feature is often a sequence).
+MIN_ITEMS_FOR_CHAIN_CHECK = 8
 
 
 def _err(check: str, message: str, item_key: str | None = None) -> Finding:
@@ -138,56 +143,58 @@ def check_dependencies(plan: Plan) -> list[Finding]:
                 findings.append(_err("dependencies", "Item depends on itself.", item.key))
             elif dep not in keys:
                 findings.append(_err("dependencies", f"Depends on {dep}, which is not in the plan.", item.key))
-    cycle = find_cycle({item.key: [d for d in item.depends_on if d in keys and d != item.key] for item in plan.items})
+    cycle = find_cycle(dependency_graph(plan.items))
     if cycle:
         findings.append(_err("dependencies", f"Dependency cycle: {' -> '.join(cycle)}.", cycle[0]))
     return findings
 
 
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """The first cycle found in a dependency graph, as a path that ends where it starts."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in graph:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
-    return None
+def check_dependency_reasons(plan: Plan) -> list[Finding]:
+    """Each "blocked by" is written into GitHub: one without a stated reason is a guess."""
+    keys = {item.key for item in plan.items}
+    return [
+        _warn(
+            "unjustified_dependency",
+            f"Depends on {dep} without a reason: say what it uses from {dep}, or drop the dependency.",
+            item.key,
+        )
+        for item in plan.items
+        for dep in item.depends_on
+        if dep in keys and dep != item.key and not item.dependency_reasons.get(dep, "").strip()
+    ]
 
 
-def topological_order(graph: dict[str, list[str]]) -> list[str]:
-    """Keys ordered so that each comes after what it depends on (input order kept otherwise)."""
-    done: list[str] = []
-    seen: set[str] = set()
+def check_redundant_dependencies(plan: Plan) -> list[Finding]:
+    return [
+        _warn(
+            "redundant_dependency",
+            f"Depends on {edge.dep}, which it already waits for through {edge.via}: the edge adds nothing.",
+            edge.item,
+        )
+        for edge in redundant_edges(dependency_graph(plan.items))
+    ]
 
-    def visit(node: str) -> None:
-        if node in seen:
-            return
-        seen.add(node)
-        for dep in graph.get(node, []):
-            if dep in graph:
-                visit(dep)
-        done.append(node)
 
-    for node in graph:
-        visit(node)
-    return done
+def plan_shape(plan: Plan) -> PlanShape:
+    graph = dependency_graph(plan.items)
+    path = critical_path(graph)
+    return PlanShape(critical_path=path, critical_path_length=len(path), parallel_width=parallel_width(graph))
+
+
+def check_dependency_chain(plan: Plan, shape: PlanShape) -> list[Finding]:
+    """A backlog that is one long chain cannot be worked in parallel; usually the edges are invented."""
+    items = len(plan.items)
+    if items < MIN_ITEMS_FOR_CHAIN_CHECK or shape.critical_path_length * 2 <= items:
+        return []
+    return [
+        _warn(
+            "dependency_chain",
+            f"The longest dependency chain covers {shape.critical_path_length} of {items} items "
+            f"({' -> '.join(shape.critical_path[:6])}{' -> …' if shape.critical_path_length > 6 else ''}): "
+            "little can be worked in parallel. Keep only the dependencies the PRD gives evidence for.",
+            shape.critical_path[-1],
+        )
+    ]
 
 
 def _published_texts(plan: Plan) -> Iterable[tuple[str | None, str, str]]:
@@ -254,6 +261,7 @@ def check_backlog_size(plan: Plan, max_items: int) -> list[Finding]:
 
 
 def verify_backlog(prd: Prd, plan: Plan, *, max_items: int = 60) -> VerificationReport:
+    shape = plan_shape(plan)
     findings = [
         *check_prd_content(prd),
         *check_coverage(prd, plan),
@@ -262,8 +270,11 @@ def verify_backlog(prd: Prd, plan: Plan, *, max_items: int = 60) -> Verification
         *check_field_limits(plan),
         *check_keys(plan),
         *check_dependencies(plan),
+        *check_dependency_reasons(plan),
+        *check_redundant_dependencies(plan),
+        *check_dependency_chain(plan, shape),
         *check_secrets(plan),
         *check_near_duplicates(plan),
         *check_backlog_size(plan, max_items),
     ]
-    return VerificationReport.from_findings(findings)
+    return VerificationReport.from_findings(findings, shape=shape)

@@ -1,18 +1,26 @@
 """The offline heuristic planner: no LLM, no network, deterministic.
 
-It turns each requirement into one issue-sized work item that traces to it, takes acceptance
-criteria from the PRD where it has them, orders numbered roadmap steps, and labels its output
-as heuristic everywhere so nobody mistakes it for a model's plan.
+It groups the PRD's requirements into issue-sized units within the item budget
+(bot/planner/grouping.py), links them only where the PRD gives evidence, each link with its
+reason (bot/planner/dependency_evidence.py), drafts an architecture pack from the PRD's text
+(bot/planner/architecture.py), and labels its output as heuristic everywhere so nobody mistakes
+it for a model's plan.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.domain.models import ArchitecturePack, Plan, Prd, Requirement, WorkItem
+from bot.domain.models import Plan, Prd, WorkItem
+from bot.planner.architecture import architecture_pack
+from bot.planner.dependency_evidence import find_dependencies
+from bot.planner.grouping import WorkUnit, plan_units
 from bot.planner.port import PlanningContext, PlanOutcome
+from bot.planner.words import short_head, words
 
 HEURISTIC_NOTE = "Planned offline by the PASS heuristic planner (no LLM was used)."
+DEFAULT_MAX_ITEMS = 60
+MAX_TITLE = 110
 
 _TOPIC_LABELS: tuple[tuple[str, str], ...] = (
     (r"\btest|coverage|e2e\b", "testing"),
@@ -25,7 +33,8 @@ _TOPIC_LABELS: tuple[tuple[str, str], ...] = (
     (r"config|setting|environment", "config"),
 )
 _PHASE = re.compile(r"phase\s*(\d+)", re.IGNORECASE)
-_ORDERED_SECTION = re.compile(r"roadmap|phase|mvp|step|milestone", re.IGNORECASE)
+# Work that reaches outside the codebase costs more than its word count says.
+_EXTERNAL = re.compile(r"\bapi\b|integration|auth|webhook|oauth|third.party|llm|model\b|network|sync", re.IGNORECASE)
 
 
 class HeuristicPlanner:
@@ -36,154 +45,152 @@ class HeuristicPlanner:
 
 
 def plan_heuristically(prd: Prd, context: PlanningContext | None = None) -> Plan:
-    items = [_item(n, req) for n, req in enumerate(prd.requirements, start=1)]
-    _link_ordered_steps(items, prd.requirements)
-    _link_named_dependencies(items, prd.requirements)
+    max_items = context.max_items if context is not None else DEFAULT_MAX_ITEMS
+    units = plan_units(prd, max_items)
+    keys = [f"T{n:02d}" for n in range(1, len(units) + 1)]
+    blockers = find_dependencies(prd, units)
+    items = [
+        _item(keys[n], unit, {keys[d]: reason for d, reason in sorted(blockers.get(n, {}).items())})
+        for n, unit in enumerate(units)
+    ]
+    served = len({rid for item in items for rid in item.requirement_ids})
+    links = sum(len(i.depends_on) for i in items)
     summary = (
-        f"{HEURISTIC_NOTE} {len(items)} work item(s) covering {len(prd.requirements)} requirement(s) "
-        f"of \u201c{prd.title}\u201d."
+        f"{HEURISTIC_NOTE} {len(items)} work item(s) covering {served} requirement(s) "
+        f"of \u201c{prd.title}\u201d; {links} dependency link(s), each with the PRD's evidence."
     )
-    return Plan(summary=summary, architecture=_architecture(prd), items=items)
+    return Plan(summary=summary, architecture=architecture_pack(prd, units, items), items=items)
 
 
-def _title_of(req: Requirement) -> str:
-    head = re.split(r":\s+As an?\b", req.text, maxsplit=1)[0]
-    head = head.split(": ", 1)[0] if len(head) > 90 and ": " in head else head
-    head = head.strip().rstrip(".")
-    if len(head) > 90:
-        head = head[:87].rsplit(" ", 1)[0] + "…"
-    return f"{head} ({req.id})"
+def _title(unit: WorkUnit) -> str:
+    ids = unit.requirement_ids if unit.requirements else [m.requirement_id or "" for m in unit.measures]
+    ids = [i for i in ids if i]
+    if unit.verification:
+        area = unit.section.split(" > ")[-1] or "success criteria"
+        head = f"Verify {area.lower()}"
+    elif unit.part is not None:
+        req = unit.requirements[0]
+        first = short_head(req.acceptance_criteria[0], limit=50) if req.acceptance_criteria else ""
+        head = f"{short_head(req.text, limit=50)}: {first}"
+        ids = [*ids[:1], f"part {unit.part[0]} of {unit.part[1]}"]
+    elif len(unit.requirements) == 1:
+        head = short_head(unit.requirements[0].text, limit=90)
+    else:
+        head = _joined_heads([short_head(r.text, limit=90) for r in unit.requirements], MAX_TITLE - 30)
+    suffix = _id_list(ids)
+    room = MAX_TITLE - len(suffix) - 3
+    if len(head) > room:
+        head = head[: room - 1].rsplit(" ", 1)[0].rstrip(";,") + "…"
+    return f"{head} ({suffix})" if suffix else head
 
 
-def _estimate(req: Requirement) -> str:
-    weight = len(req.text.split()) + 8 * len(req.acceptance_criteria)
-    if weight <= 12:
-        return "S"
-    if weight <= 40:
-        return "M"
-    return "L"
+def _joined_heads(heads: list[str], room: int) -> str:
+    """As many requirement heads as fit, whole, then how many more the body lists."""
+    shown = [heads[0]]
+    for head in heads[1:]:
+        rest = len(heads) - len(shown) - 1
+        tail = f" and {rest} more" if rest else ""
+        if len("; ".join([*shown, head])) + len(tail) > room:
+            break
+        shown.append(head)
+    more = len(heads) - len(shown)
+    return "; ".join(shown) + (f" and {more} more" if more else "")
 
 
-def _labels(req: Requirement) -> list[str]:
-    labels = ["pass", "user-story" if req.id.startswith("US-") else "requirement"]
-    phase = _PHASE.search(req.section)
+def _id_list(ids: list[str]) -> str:
+    if len(ids) <= 3:
+        return ", ".join(ids)
+    return f"{ids[0]} … {ids[-1]}, {len(ids)} ids"
+
+
+def _estimate(unit: WorkUnit) -> str:
+    """Scope, not a default: the words and criteria the PRD gives it, what it reaches outside, its parts."""
+    criteria = [c for r in unit.requirements for c in r.acceptance_criteria]
+    score = (
+        sum(len(words(r.text)) for r in unit.requirements)
+        + sum(3 + len(words(c)) for c in criteria)
+        + (12 if _EXTERNAL.search(unit.text) else 0)
+        + 6 * max(0, len(unit.requirements) - 1)
+        + 4 * len(unit.measures)
+    )
+    for size, limit in (("XS", 10), ("S", 28), ("M", 45), ("L", 75)):
+        if score <= limit:
+            return size
+    return "XL"
+
+
+def _labels(unit: WorkUnit) -> list[str]:
+    kinds = {"user-story" if r.id.startswith("US-") else "requirement" for r in unit.requirements}
+    labels = ["pass", *sorted(kinds)] if not unit.verification else ["pass", "verification"]
+    phase = _PHASE.search(unit.section)
     if phase:
         labels.append(f"phase-{phase.group(1)}")
-    if re.search(r"\bmvp\b", req.section, re.IGNORECASE):
+    if re.search(r"\bmvp\b", unit.section, re.IGNORECASE):
         labels.append("mvp")
-    text = f"{req.section} {req.text}".lower()
+    text = f"{unit.section} {unit.text}".lower()
     labels.extend(label for pattern, label in _TOPIC_LABELS if re.search(pattern, text))
     return list(dict.fromkeys(labels))[:6]
 
 
-def _acceptance(req: Requirement) -> list[str]:
-    if req.acceptance_criteria:
-        return list(req.acceptance_criteria)
-    # The PRD gives no criteria for this one: state the requirement as a checkable outcome.
-    return [
-        f"{req.text.rstrip('.')} — works as the PRD describes ({req.id}).",
-        "Covered by an automated test that fails without the change.",
-    ]
+def _acceptance(unit: WorkUnit) -> tuple[list[str], bool]:
+    """The PRD's criteria, or the requirement stated as a checkable outcome; then the measures."""
+    criteria: list[str] = []
+    derived = False
+    for req in unit.requirements:
+        if req.acceptance_criteria:
+            criteria.extend(req.acceptance_criteria)
+        else:
+            derived = True
+            criteria.append(f"{req.text.rstrip('.')} — works as the PRD describes ({req.id}).")
+    criteria.extend(m.as_criterion() for m in unit.measures)
+    if derived or unit.verification:
+        criteria.append("Covered by an automated test that fails without the change.")
+    return criteria, derived
 
 
-def _item(n: int, req: Requirement) -> WorkItem:
-    acceptance = _acceptance(req)
-    derived = not req.acceptance_criteria
+def _item(key: str, unit: WorkUnit, reasons: dict[str, str]) -> WorkItem:
+    acceptance, derived = _acceptance(unit)
+    serves = [f"- {r.id} — {r.text}" for r in unit.requirements]
+    serves.extend(f"- {m.requirement_id} — {m.text} (success criterion)" for m in unit.measures if m.requirement_id)
+    blocked = [f"- Blocked by {dep}: {reason}" for dep, reason in reasons.items()]
     lines = [
-        f"**Serves:** {req.id} — {req.text}",
+        "**Serves:**",
+        *serves,
         "",
-        f"**PRD section:** {req.section or '(top of the PRD)'}",
+        f"**PRD section:** {unit.section or '(top of the PRD)'}",
         "",
-        "**Acceptance criteria**" + (" (derived: the PRD gives none for this requirement)" if derived else ""),
+        "**Dependencies:**",
+        *(blocked or ["- None: this item can start at once."]),
+        "",
+        "**Acceptance criteria**" + (" (derived where the PRD gives none)" if derived else ""),
         *[f"- [ ] {c}" for c in acceptance],
         "",
         f"_{HEURISTIC_NOTE}_",
     ]
     return WorkItem(
-        key=f"T{n:02d}",
-        title=_title_of(req),
+        key=key,
+        title=_title(unit),
         body="\n".join(lines),
-        requirement_ids=[req.id],
-        labels=_labels(req),
-        estimate=_estimate(req),
+        requirement_ids=unit.requirement_ids,
+        depends_on=list(reasons),
+        dependency_reasons=reasons,
+        labels=_labels(unit),
+        estimate=_estimate(unit),
         acceptance_criteria=acceptance,
-        rationale=f"One item per requirement: {req.id} must be delivered and checked on its own.",
+        rationale=_rationale(unit),
     )
 
 
-def _link_ordered_steps(items: list[WorkItem], reqs: list[Requirement]) -> None:
-    """Numbered roadmap steps and phases imply order: each step depends on the one before."""
-    previous: WorkItem | None = None
-    previous_section: str | None = None
-    for item, req in zip(items, reqs, strict=True):
-        ordered = bool(_ORDERED_SECTION.search(req.section))
-        if ordered and previous is not None and previous_section is not None:
-            same_roadmap = req.section.split(" > ")[0] == previous_section.split(" > ")[0]
-            if same_roadmap:
-                item.depends_on.append(previous.key)
-        previous, previous_section = (item, req.section) if ordered else (None, None)
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z]{4,}", text.lower())}
-
-
-def _link_named_dependencies(items: list[WorkItem], reqs: list[Requirement]) -> None:
-    """'Depends on X' / 'requires X' / 'after X' where X names another item adds an edge."""
-    names = {item.key: _words(req.text.split(":")[0]) for item, req in zip(items, reqs, strict=True)}
-    for item, req in zip(items, reqs, strict=True):
-        for clause in re.findall(r"(?:depends on|requires|after|built on top of)\s+([^.;]+)", req.text, re.I):
-            wanted = _words(clause)
-            for key, words in names.items():
-                if key != item.key and words and words <= wanted and key not in item.depends_on:
-                    item.depends_on.append(key)
-
-
-def _bullets(text: str, limit: int) -> list[str]:
-    out = []
-    for line in text.split("\n"):
-        match = re.match(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+(.*)$", line)
-        if match:
-            out.append(re.sub(r"\*\*(.+?)\*\*", r"\1", match.group(1)).strip())
-        if len(out) >= limit:
-            break
-    return out
-
-
-def _find_sections(prd: Prd, pattern: str) -> list[str]:
-    return [body for path, body in prd.sections.items() if re.search(pattern, path, re.IGNORECASE)]
-
-
-def _architecture(prd: Prd) -> ArchitecturePack:
-    overview_bodies = _find_sections(prd, r"overview|summary|introduction") or [prd.sections.get("(intro)", "")]
-    overview = next((b for b in overview_bodies if b), "")
-    overview = re.sub(r"\s+", " ", overview)[:600]
-    components = [
-        {"name": b.split(":")[0][:80], "responsibility": b[:200]}
-        for body in _find_sections(prd, r"architecture|component|system design|technical design")
-        for b in _bullets(body, 8)
-    ][:8]
-    flow = [b for body in _find_sections(prd, r"user experience|flow|journey") for b in _bullets(body, 10)][:10]
-    interfaces = [b for body in _find_sections(prd, r"api|interface|command|integration") for b in _bullets(body, 6)][
-        :8
-    ]
-    risks = [
-        re.sub(r"\*\*|\s+", " ", m).strip()
-        for body in _find_sections(prd, r"risk")
-        for m in re.findall(r"\*\*Risk\*\*:\s*(.+)", body)
-    ] or [b for body in _find_sections(prd, r"risk") for b in _bullets(body, 6)]
-    questions = [
-        line.strip("-* ").strip()
-        for body in prd.sections.values()
-        for line in body.split("\n")
-        if line.strip().endswith("?") and len(line.strip()) > 10
-    ][:6]
-    questions.append("Heuristic plan: review scope and estimates; an LLM planner would propose a fuller design.")
-    return ArchitecturePack(
-        overview=overview or f"{prd.title}.",
-        components=components,
-        data_flow=flow,
-        interfaces=interfaces,
-        risks=risks[:8],
-        open_questions=questions,
+def _rationale(unit: WorkUnit) -> str:
+    if unit.verification:
+        return "Checks the success criteria of this area that no single item delivers."
+    if unit.part is not None:
+        n, count = unit.part
+        return f"Part {n} of {count} of {unit.requirements[0].id}: its acceptance criteria are too many for one issue."
+    if len(unit.requirements) == 1:
+        return f"One coherent piece of work: {unit.requirements[0].id}."
+    size = sum(len(words(r.text)) for r in unit.requirements)
+    return (
+        f"{len(unit.requirements)} small related requirements of one section ({size} words together): "
+        "one issue-sized item, each requirement still traced."
     )

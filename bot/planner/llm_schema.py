@@ -34,12 +34,23 @@ class LlmArchitecture(_Strict):
     open_questions: list[str]
 
 
+class LlmDependencyReason(_Strict):
+    """Why an item is blocked by another: what it uses from it, in one line."""
+
+    key: str
+    reason: str
+
+
 class LlmWorkItem(_Strict):
     key: str
     title: str
     body: str
     requirement_ids: list[str]
     depends_on: list[str]
+    # One entry per key in depends_on. Required in the schema sent to the model (see
+    # strict_json_schema); an answer without it still parses, and verification flags each edge
+    # it leaves without a reason (unjustified_dependency).
+    dependency_reasons: list[LlmDependencyReason] = []
     labels: list[str]
     estimate: Estimate
     acceptance_criteria: list[str]
@@ -62,18 +73,26 @@ class LlmChunkSummary(_Strict):
 
 def strict_json_schema(model: type[BaseModel], name: str) -> dict[str, object]:
     """The model's JSON schema in the form strict structured outputs accept, titled `name`."""
-    schema = _without_titles(model.model_json_schema())
+    schema = _strict(model.model_json_schema())
     assert isinstance(schema, dict)
     schema["title"] = name
     return schema
 
 
-def _without_titles(node: Any) -> Any:
+def _strict(node: Any) -> Any:
     # Pydantic puts a "title" on every property; they cost tokens and say nothing the names don't.
+    # Strict mode wants every property required and no defaults, even where the parser has one.
     if isinstance(node, dict):
-        return {k: _without_titles(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+        out = {
+            k: _strict(v)
+            for k, v in node.items()
+            if not (k == "title" and isinstance(v, str)) and not (k == "default" and "type" in node)
+        }
+        if isinstance(out.get("properties"), dict):
+            out["required"] = list(out["properties"])
+        return out
     if isinstance(node, list):
-        return [_without_titles(v) for v in node]
+        return [_strict(v) for v in node]
     return node
 
 
@@ -100,6 +119,11 @@ def to_domain(plan: LlmPlan) -> Plan:
                 body=item.body.strip(),
                 requirement_ids=item.requirement_ids,
                 depends_on=item.depends_on,
+                dependency_reasons={
+                    r.key: r.reason.strip()
+                    for r in item.dependency_reasons
+                    if r.key in item.depends_on and r.reason.strip()
+                },
                 labels=item.labels,
                 estimate=item.estimate,
                 acceptance_criteria=item.acceptance_criteria,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from bot.domain.dependency_graph import dependency_graph, find_cycle
 from bot.domain.item_safety import CommandRefusal, check_items, default_command_refusal
 from bot.domain.models import Finding, Plan, Prd, Severity
 from bot.planner.llm_schema import LlmPlan, to_domain
@@ -133,25 +134,4 @@ def _clip(text: str, limit: int = 100) -> str:
 
 def _cycle(plan: Plan) -> list[str]:
     """One dependency cycle as a path of keys, or [] when the graph is acyclic."""
-    graph = {item.key: [d for d in item.depends_on if d != item.key] for item in plan.items}
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    path: list[str] = []
-
-    def visit(key: str) -> list[str]:
-        state[key] = 1
-        path.append(key)
-        for dep in graph.get(key, []):
-            if dep not in graph:
-                continue
-            if state.get(dep) == 1:
-                return [*path[path.index(dep) :], dep]
-            if dep not in state and (found := visit(dep)):
-                return found
-        path.pop()
-        state[key] = 2
-        return []
-
-    for key in graph:
-        if key not in state and (found := visit(key)):
-            return found
-    return []
+    return find_cycle(dependency_graph(plan.items)) or []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.domain.models import Prd, Requirement
 from bot.errors import PrdRejected
@@ -127,11 +128,18 @@ def _split_sections(text: str) -> list[Section]:
     return sections
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITALIC = re.compile(r"(?<!\w)\*(.+?)\*(?!\w)")
+_LINK = re.compile(r"\[([^\]]+)\]\((?:mdc:)?[^)]*\)")
+_SPACES = re.compile(r"\s+")
+
+
 def _clean(text: str) -> str:
-    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
-    text = re.sub(r"(?<!\w)\*(.+?)\*(?!\w)", r"\1", text)
-    text = re.sub(r"\[([^\]]+)\]\((?:mdc:)?[^)]*\)", r"\1", text)
-    return re.sub(r"\s+", " ", text).strip()
+    if "*" in text:
+        text = _ITALIC.sub(r"\1", _BOLD.sub(r"\1", text))
+    if "](" in text:
+        text = _LINK.sub(r"\1", text)
+    return _SPACES.sub(" ", text).strip()
 
 
 _GENERIC_TITLES = re.compile(r"^(overview|introduction|context|summary|background|about)$", re.IGNORECASE)
@@ -183,15 +191,15 @@ def _looks_like_template(sections: list[Section]) -> bool:
 
 
 @dataclass
-class _Item:
+class ListItem:
     text: str
     children: list[str]
     line_no: int
 
 
-def _list_items(lines: list[str]) -> list[_Item]:
+def _list_items(lines: list[str]) -> list[ListItem]:
     """Top-level list items of a block with their nested bullets (code fences skipped)."""
-    items: list[_Item] = []
+    items: list[ListItem] = []
     base_indent: int | None = None
     in_fence = False
     for no, line in enumerate(lines):
@@ -209,10 +217,20 @@ def _list_items(lines: list[str]) -> list[_Item]:
         if base_indent is None or indent < base_indent:
             base_indent = indent
         if indent == base_indent:
-            items.append(_Item(_clean(match.group(2)), [], no))
+            items.append(ListItem(_clean(match.group(2)), [], no))
         elif items:
             items[-1].children.append(_clean(match.group(2)))
     return [i for i in items if i.text]
+
+
+@lru_cache(maxsize=1024)
+def _list_items_of(body: str) -> tuple[ListItem, ...]:
+    return tuple(_list_items(body.split("\n")))
+
+
+def list_items(body: str) -> list[ListItem]:
+    """The top-level list items of a section's body, each with its nested bullets (copies: callers may edit)."""
+    return [ListItem(i.text, list(i.children), i.line_no) for i in _list_items_of(body)]
 
 
 def _acceptance_from_lines(lines: list[str]) -> list[str]:

@@ -38,7 +38,10 @@ Planning rules:
 3. Every requirement id in the requirement list must appear in the requirement_ids of at least \
 one item. Use only ids from that list; never invent one.
 4. Items: `key` short and unique (W1, W2, …); `depends_on` lists keys of other items, without \
-cycles; `estimate` is XS, S, M, L or XL; `acceptance_criteria` are testable statements; \
+cycles, only where the PRD gives evidence (it says so, or the item uses an entity or interface the \
+other introduces), never just to follow the PRD's order, and never an edge implied by others; \
+`dependency_reasons` gives one line for each key in depends_on saying what the item uses from it \
+("uses the task model W4 defines"); `estimate` is XS, S, M, L or XL; `acceptance_criteria` are testable statements; \
 `rationale` says why the item exists and which requirement text it serves. At most {max_items} items.
 5. Architecture pack: components (name and responsibility), data flow steps, interfaces (APIs, \
 CLIs, events, files), risks, and open questions about gaps or ambiguities in the PRD.

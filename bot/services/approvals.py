@@ -242,6 +242,13 @@ def select_items(plan: Plan, keys: frozenset[str]) -> tuple[Plan | None, str | N
     if keys == known:
         return None, None
     items = [
-        i.model_copy(update={"depends_on": [d for d in i.depends_on if d in keys]}) for i in plan.items if i.key in keys
+        i.model_copy(
+            update={
+                "depends_on": [d for d in i.depends_on if d in keys],
+                "dependency_reasons": {d: why for d, why in i.dependency_reasons.items() if d in keys},
+            }
+        )
+        for i in plan.items
+        if i.key in keys
     ]
     return plan.model_copy(update={"items": items}), None

@@ -282,7 +282,7 @@ class RunService:
             )
         if run.repo and self.repo_checks is not None:
             findings.extend(await self._repo_findings(run.repo))
-        final = VerificationReport.from_findings(findings)
+        final = VerificationReport.from_findings(findings, shape=report.shape)
         plan_hash = run.plan.content_hash()
         target = RunStatus.AWAITING_APPROVAL if final.passed else RunStatus.BLOCKED
         run = await self.store.transition(
@@ -334,7 +334,7 @@ class RunService:
             return r.model_copy(
                 update={
                     "requirements": [*[c for c in r.requirements if c.name not in known], *checks],
-                    "verification": VerificationReport(passed=False, findings=merged),
+                    "verification": VerificationReport(passed=False, findings=merged, shape=report.shape),
                 }
             )
 

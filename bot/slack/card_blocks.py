@@ -12,14 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.models import Approval, Run, Severity, WorkItem
+from bot.domain.models import Approval, Plan, PlanShape, Run, Severity, WorkItem
 from bot.domain.status import RunStatus
+from bot.domain.verification import plan_shape
 from bot.slack import limits
 from bot.slack.actions import ActionId, ButtonValue
 from bot.slack.block_kit import Block, Message, context, divider, header, line_sections, message, mrkdwn, plain, section
 from bot.slack.mrkdwn import clip, date, duration, esc, link, one_line, user
 
 CARD_ITEMS = 8
+CARD_PATH_KEYS = 8
 CARD_ISSUE_LINKS = 10
 
 STATUS_LABELS: dict[RunStatus, tuple[str, str]] = {
@@ -154,6 +156,8 @@ def _plan_summary(run: Run) -> list[Block]:
             ],
         }
     )
+    if plan.items:
+        blocks.append(context(shape_text(run.verification.shape if run.verification else None, plan)))
     shown = plan.items[:CARD_ITEMS]
     lines = [_item_line(i) for i in shown]
     if len(plan.items) > len(shown):
@@ -161,6 +165,15 @@ def _plan_summary(run: Run) -> list[Block]:
     if lines:
         blocks.extend(line_sections(lines))
     return blocks
+
+
+def shape_text(shape: PlanShape | None, plan: Plan) -> str:
+    """How the backlog can be worked: its longest chain of "blocked by" and how much runs at once."""
+    shape = shape or plan_shape(plan)
+    path = shape.critical_path
+    shown = " → ".join(f"`{esc(k)}`" for k in path[:CARD_PATH_KEYS]) + (" → …" if len(path) > CARD_PATH_KEYS else "")
+    chain = f"{shape.critical_path_length} of {len(plan.items)} item(s)" + (f" ({shown})" if len(path) > 1 else "")
+    return f":straight_ruler: Critical path {chain} · parallel width {shape.parallel_width} (items workable at once)"
 
 
 def _req_ids(run: Run) -> set[str]:
