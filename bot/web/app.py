@@ -13,9 +13,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.slack.request_body import parse_slack_body
 from bot.web.intake import MAX_BODY_BYTES, IntakeDeps, build_intake_routes, intake_errors
 
 SLACK_EVENTS_PATH = "/slack/events"
@@ -23,9 +25,26 @@ SLACK_EVENTS_PATH = "/slack/events"
 Ping = Callable[[], Awaitable[bool]]
 
 
+async def to_bolt_request(request: web.Request) -> AsyncBoltRequest:
+    """Bolt's aiohttp adapter (slack_bolt.adapter.aiohttp.to_bolt_request) with the body parsed
+    by its form fields (bot/slack/request_body.py): a slash command that mentions "payload" is
+    still a slash command. The raw body is kept as received, so Bolt checks the signature over
+    exactly the bytes Slack signed."""
+    raw = await request.text()
+    bolt_request = AsyncBoltRequest(body=raw, query=request.query_string, headers=dict(request.headers))
+    body = parse_slack_body(raw, bolt_request.content_type)
+    if body != bolt_request.body:
+        # Bolt derives the context (team, user, channel, response_url) from the body in its
+        # constructor; a request built from the parsed dict gives the same context, through
+        # Bolt's public constructor rather than its internals.
+        parsed = AsyncBoltRequest(body=body, headers=dict(request.headers), mode="socket_mode")
+        bolt_request.body = parsed.body
+        bolt_request.context = parsed.context
+    return bolt_request
+
+
 def slack_events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """Bolt's own aiohttp adapter (slack_bolt.adapter.aiohttp): raw body and headers in, so the
-    signature is checked over exactly the bytes Slack signed."""
+    """Slack's HTTP requests into Bolt: raw body and headers in, Bolt's answer out."""
 
     async def handle(request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
