@@ -60,7 +60,23 @@ class SecretRule:
     def keeps(self, value: str) -> bool:
         if self.min_entropy and shannon_entropy(value) < self.min_entropy:
             return False
+        if _is_filler(value):
+            return False
         return self.accepts is None or self.accepts(value)
+
+
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+
+
+def _is_filler(value: str) -> bool:
+    """Documentation's stand-ins: the longest run of letters and digits is one character repeated
+    (`T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX`, `****`), or the value says it is an example
+    (AWS's own `AKIAIOSFODNN7EXAMPLE`)."""
+    if "example" in value.lower():
+        return True
+    runs = _ALNUM_RUN.findall(value)
+    longest = max(runs, key=len) if runs else value
+    return len(set(longest)) <= 1
 
 
 def shannon_entropy(token: str) -> float:
@@ -163,8 +179,7 @@ _PLACEHOLDER_PASSWORDS = frozenset({"password", "passwd", "pass", "pw", "secret"
 def _not_a_placeholder(value: str) -> bool:
     from detect_secrets.filters.heuristic import is_sequential_string, is_templated_secret
 
-    lowered = value.lower()
-    if lowered in _PLACEHOLDER_PASSWORDS or len(set(lowered)) == 1:  # "****", "xxxx"
+    if value.lower() in _PLACEHOLDER_PASSWORDS:
         return False
     return not (is_templated_secret(value) or is_sequential_string(value))
 
@@ -186,7 +201,8 @@ def detect_secrets_rules() -> list[SecretRule]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
     rules: list[SecretRule] = []
-    for plugin_class in get_mapping_from_secret_type_to_class().values():
+    plugin_classes: list[type[Any]] = list(get_mapping_from_secret_type_to_class().values())
+    for plugin_class in plugin_classes:
         ids = _DETECT_SECRETS_IDS.get(plugin_class.__name__)
         if ids is None:
             continue

@@ -9,6 +9,7 @@ position (a URL's password, a named AWS secret), so ordinary words such as "task
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ class SecretHit:
     start: int
     end: int
     shown_prefix: int = 4
+    source: str = ""  # the rule set that found it: gitleaks, detect-secrets or pass
 
     def redacted_preview(self, text: str) -> str:
         token = text[self.start : self.end]
@@ -53,13 +55,26 @@ def _scan(text: str) -> tuple[SecretHit, ...]:
             span = rule.secret_span(match)
             if span is None:
                 continue
-            start, end = span
+            start, end = _whole_token(text, *span)
             if any(h.start < end and start < h.end for h in hits):
                 continue
             if not rule.keeps(text[start:end]):
                 continue
-            hits.append(SecretHit(rule.id, rule.description, start, end, rule.shown_prefix))
+            hits.append(SecretHit(rule.id, rule.description, start, end, rule.shown_prefix, rule.source))
     return tuple(sorted(hits, key=lambda h: h.start))
+
+
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _whole_token(text: str, start: int, end: int) -> tuple[int, int]:
+    """A match widened to the end of the token it stops inside: detect-secrets' Stripe pattern
+    takes 24 characters of a key that can have 99, and the rest must not be left showing."""
+    if end < len(text) and text[end - 1].isalnum():
+        tail = _TOKEN_TAIL.match(text, end)
+        if tail is not None:
+            return start, tail.end()
+    return start, end
 
 
 def redact(text: str) -> str:

@@ -1,0 +1,51 @@
+"""The secret guard's regression corpus (tests/fixtures/secrets/corpus.yml), loaded for tests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+CORPUS = Path(__file__).parent / "fixtures" / "secrets" / "corpus.yml"
+SPLIT = "%%"  # keeps each fake secret whole only once a test joins it
+_TOKEN_CHAR = re.compile(r"[A-Za-z0-9_+\-]")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str
+    fires: str | None = None
+    detector: str | None = None
+    # The whole token the fake secret was split inside: what must never be shown.
+    secret: str = ""
+
+    def shown_parts(self, output: str) -> list[str]:
+        """Every 10-character piece of the secret that `output` still shows (shorter pieces are
+        public prefixes such as `sk_live_`, which a near miss may quote)."""
+        return [self.secret[i : i + 10] for i in range(len(self.secret) - 9) if self.secret[i : i + 10] in output]
+
+
+def _case(entry: dict[str, str]) -> Case:
+    raw = entry["text"]
+    at = raw.find(SPLIT)
+    text = raw.replace(SPLIT, "")
+    secret = ""
+    if at >= 0:
+        start, end = at, at
+        while start > 0 and _TOKEN_CHAR.match(text[start - 1]):
+            start -= 1
+        while end < len(text) and _TOKEN_CHAR.match(text[end]):
+            end += 1
+        secret = text[start:end]
+    return Case(entry["name"], text, entry.get("fires"), entry.get("detector"), secret)
+
+
+def load() -> tuple[list[Case], list[Case]]:
+    data = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
+    return [_case(e) for e in data["positives"]], [_case(e) for e in data["negatives"]]
+
+
+POSITIVES, NEGATIVES = load()
