@@ -28,19 +28,29 @@ class Case:
         return [self.secret[i : i + 10] for i in range(len(self.secret) - 9) if self.secret[i : i + 10] in output]
 
 
-def _case(entry: dict[str, str]) -> Case:
-    raw = entry["text"]
-    at = raw.find(SPLIT)
+def joined(raw: str) -> tuple[str, list[str]]:
+    """The text with its splits removed, and the whole token each split was inside."""
     text = raw.replace(SPLIT, "")
-    secret = ""
-    if at >= 0:
-        start, end = at, at
+    secrets = []
+    for n, at in enumerate(m.start() for m in re.finditer(re.escape(SPLIT), raw)):
+        start = end = at - n * len(SPLIT)
         while start > 0 and _TOKEN_CHAR.match(text[start - 1]):
             start -= 1
         while end < len(text) and _TOKEN_CHAR.match(text[end]):
             end += 1
-        secret = text[start:end]
-    return Case(entry["name"], text, entry.get("fires"), entry.get("detector"), secret)
+        secrets.append(text[start:end])
+    return text, secrets
+
+
+def _case(entry: dict[str, str]) -> Case:
+    text, secrets = joined(entry["text"])
+    return Case(entry["name"], text, entry.get("fires"), entry.get("detector"), secrets[0] if secrets else "")
+
+
+def leaky_prd() -> tuple[str, list[Case]]:
+    """The billing PRD of issue #17 (four secrets, a confidential section), and its secrets."""
+    text, secrets = joined((CORPUS.parent / "leaky-billing-prd.md").read_text(encoding="utf-8"))
+    return text, [Case(f"secret {n}", text, secret=s) for n, s in enumerate(secrets, start=1)]
 
 
 def load() -> tuple[list[Case], list[Case]]:
