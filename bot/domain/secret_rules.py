@@ -152,6 +152,30 @@ _DETECT_SECRETS_IDS: dict[str, str | tuple[str, ...]] = {
     "TwilioKeyDetector": "twilio-key",
 }
 
+# Literals without which a plugin's patterns cannot match (read off each pattern; lower case, as
+# the text is searched lowered). They let a rule skip text it cannot match, and keep npm's
+# `//.+/:_authToken=` from going quadratic on a long line of URLs (a second per 100 KB).
+_DETECT_SECRETS_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "aws-secret-access-key": ("aws",),
+    "azure-storage-key": ("accountkey=",),
+    "password-in-url": ("://",),
+    "cloudant-credentials": ("key", "pw", "pass", "token", "cloudant.com"),
+    "github-token": ("gh",),
+    "gitlab-token": ("gl", "gr1348941"),
+    "ibm-cloud-iam-key": ("key", "pwd", "pass", "token"),
+    "ibm-cos-hmac-secret": ("secret",),
+    "jwt": ("eyj",),
+    "mailchimp-api-key": ("-us",),
+    "npm-token": (":_authtoken=",),
+    "openai-token": ("t3blbkfj",),
+    "pypi-token": ("pypi-",),
+    "sendgrid-api-key": ("sg.",),
+    "slack-token": ("xox", "hooks.slack.com"),
+    "softlayer-api-key": ("key", "pwd", "pass", "token", "api.softlayer.com"),
+    "square-oauth-secret": ("sq0csp-",),
+    "stripe-access-key": ("k_live_",),
+}
+
 # detect-secrets' own names where they read badly in "A … is in the body".
 _DETECT_SECRETS_NAMES = {
     "aws-access-key-id": "AWS access key id",
@@ -221,6 +245,7 @@ def detect_secrets_rules() -> list[SecretRule]:
                     pattern,
                     "detect-secrets",
                     accepts=check,
+                    keywords=_DETECT_SECRETS_KEYWORDS.get(rule_id, ()),
                     shown_prefix=0 if rule_id in _VALUE_ONLY else 4,
                 )
             )

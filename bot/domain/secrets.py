@@ -38,13 +38,22 @@ class SecretHit:
         return f"{article} {self.description}"
 
 
-def find_secrets(text: str) -> list[SecretHit]:
-    return list(_scan(text)) if text else []
-
-
 # One run's texts are scanned several times (verification, the guard, each rendering, the logs):
-# the scan of a text is kept for its next look.
+# the scan of a text is kept for its next look. Whole files (`passbot verify`) are not kept.
+CACHED_TEXT_CHARS = 64_000
+
+
+def find_secrets(text: str) -> list[SecretHit]:
+    if not text:
+        return []
+    return list(_cached_scan(text) if len(text) <= CACHED_TEXT_CHARS else _scan(text))
+
+
 @functools.lru_cache(maxsize=512)
+def _cached_scan(text: str) -> tuple[SecretHit, ...]:
+    return _scan(text)
+
+
 def _scan(text: str) -> tuple[SecretHit, ...]:
     lowered = text.lower()
     hits: list[SecretHit] = []
