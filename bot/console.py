@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.models import Run, Severity
+from bot.domain.secrets import redact
 from bot.domain.status import RunStatus
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "·"}
@@ -60,7 +61,7 @@ def render_run(run: Run) -> str:
         since = last.at.isoformat(timespec="seconds") if last else run.created_at.isoformat(timespec="seconds")
         lines.append("")
         lines.append(f"Stopped in '{run.status.value}' since {since} (no step has finished since then).")
-    return "\n".join(lines)
+    return redact("\n".join(lines))
 
 
 def render_outcome(run: Run) -> str:
@@ -78,4 +79,4 @@ def render_outcome(run: Run) -> str:
     else:
         missing = [c for c in run.requirements if not c.ok]
         lines += [f"  ✗ {c.name}: {c.fix}" for c in missing]
-    return "\n".join(lines)
+    return redact("\n".join(lines))

@@ -22,7 +22,7 @@ _SECRET_KEYS = frozenset(
 
 def _drop_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """A last line of defence: secret-named values are blanked, and any string that contains a
-    token of a known shape (GitHub, Slack, OpenAI, AWS, private keys) is redacted."""
+    secret the guard knows (bot/domain/secret_rules.py: tokens, keys, passwords in URLs) is redacted."""
     for key, value in list(event_dict.items()):
         if key.lower() in _SECRET_KEYS or key.lower().endswith(("_token", "_secret", "_api_key")):
             event_dict[key] = "[redacted]"

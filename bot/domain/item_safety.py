@@ -113,8 +113,8 @@ def check_item(item: WorkItem, command_refusal: CommandRefusal = default_command
         )
     if match := _ASKS_CREDENTIALS.search(text):
         problems.append(ItemProblem(ASKS_CREDENTIALS, item.key, f'asks for credentials ("{match.group(0)}")'))
-    for hit in find_secrets(text):
-        problems.append(ItemProblem(CONTAINS_SECRET, item.key, f"contains what looks like a {hit.description}"))
+    for kind in dict.fromkeys(hit.named for hit in find_secrets(text)):
+        problems.append(ItemProblem(CONTAINS_SECRET, item.key, f"contains what looks like {kind}"))
     for command in commands_in(text):
         reason = command_refusal(command)
         if reason:

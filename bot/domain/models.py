@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.secrets import redact_strings
 from bot.domain.status import RunStatus, check_transition
 
 
@@ -275,12 +276,13 @@ class Run(Model):
         return next((t.at for t in self.history if t.status is status), None)
 
     def contract(self) -> dict[str, Any]:
-        """The run object of DESIGN.md's JSON contract (plus a few traceability fields)."""
+        """The run object of DESIGN.md's JSON contract (plus a few traceability fields), as every
+        output shows it (`--json`, the API, plan.json): with any secret redacted."""
         empty_plan: dict[str, Any] = {"summary": "", "architecture": {}, "items": []}
         prd = self.prd.model_dump(mode="json", include={"sha256", "title"}) if self.prd else None
         if self.prd and prd is not None:
             prd["requirements"] = [{"id": r.id, "text": r.text} for r in self.prd.requirements]
-        return {
+        contract: dict[str, Any] = {
             "run_id": self.run_id,
             "status": self.status.value,
             "planner": self.planner,
@@ -304,3 +306,5 @@ class Run(Model):
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
+        redacted: dict[str, Any] = redact_strings(contract)
+        return redacted

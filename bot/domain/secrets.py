@@ -1,24 +1,21 @@
-"""Secret detection for text that will be published (GitHub issues, Slack, an LLM prompt).
+"""Secret detection for text that will be published (GitHub issues, Slack, files, logs, an LLM prompt).
 
-Rules are taken from gitleaks' default config (gitleaks/gitleaks config/gitleaks.toml @ b58d3f1,
-MIT), with its entropy thresholds, plus AWS access keys. Each rule is anchored on a real token
-prefix, so ordinary words such as "task-master" or "sk-learn" never match.
+The rules come from maintained detectors (gitleaks' rules and detect-secrets' plugins, see
+bot/domain/secret_rules.py). Every rule is anchored on a real token shape or a credential
+position (a URL's password, a named AWS secret), so ordinary words such as "task-master" or
+"sk-learn" never match.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 import re
-from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
+from bot.domain.secret_rules import all_rules, shannon_entropy
 
-@dataclass(frozen=True)
-class SecretRule:
-    id: str
-    description: str
-    pattern: re.Pattern[str]
-    min_entropy: float = 0.0
+__all__ = ["SecretHit", "find_secrets", "redact", "redact_strings", "shannon_entropy"]
 
 
 @dataclass(frozen=True)
@@ -27,71 +24,66 @@ class SecretHit:
     description: str
     start: int
     end: int
+    shown_prefix: int = 4
+    source: str = ""  # the rule set that found it: gitleaks, detect-secrets or pass
 
     def redacted_preview(self, text: str) -> str:
         token = text[self.start : self.end]
-        return token[:4] + "…" + f"({len(token)} chars)"
+        return token[: self.shown_prefix] + "…" + f"({len(token)} chars)"
+
+    @property
+    def named(self) -> str:
+        """"a Stripe Access Key", "an AWS secret access key": the kind, with its article."""
+        article = "an" if self.description[:1].lower() in "aeiou" else "a"
+        return f"{article} {self.description}"
 
 
-def _rule(rule_id: str, description: str, regex: str, entropy: float = 0.0) -> SecretRule:
-    return SecretRule(rule_id, description, re.compile(regex), entropy)
-
-
-RULES: tuple[SecretRule, ...] = (
-    _rule("github-pat", "GitHub personal access token", r"ghp_[0-9a-zA-Z]{36}", 3),
-    _rule("github-fine-grained-pat", "GitHub fine-grained token", r"github_pat_\w{82}", 3),
-    _rule("github-oauth", "GitHub OAuth token", r"gho_[0-9a-zA-Z]{36}", 3),
-    _rule("github-app-token", "GitHub App token", r"(?:ghu|ghs)_[0-9a-zA-Z]{36}", 3),
-    _rule("github-refresh-token", "GitHub refresh token", r"ghr_[0-9a-zA-Z]{36}", 3),
-    _rule("slack-bot-token", "Slack bot token", r"xoxb-[0-9]{10,13}-[0-9]{10,13}[a-zA-Z0-9-]*", 3),
-    _rule("slack-legacy-bot-token", "Slack legacy bot token", r"xoxb-[0-9]{8,14}-[a-zA-Z0-9]{18,26}", 2),
-    _rule("slack-user-token", "Slack user token", r"xox[pe](?:-[0-9]{10,13}){3}-[a-zA-Z0-9-]{28,34}", 2),
-    _rule("slack-app-token", "Slack app-level token", r"(?i)xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+", 2),
-    _rule("slack-config-access-token", "Slack configuration token", r"(?i)xoxe.xox[bp]-\d-[A-Z0-9]{163,166}", 2),
-    _rule(
-        "slack-webhook-url",
-        "Slack incoming webhook URL",
-        r"(?:https?://)?hooks.slack.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{43,56}",
-    ),
-    _rule(
-        "openai-api-key",
-        "OpenAI API key",
-        r"\b(?:sk-(?:proj|svcacct|admin)-(?:[A-Za-z0-9_-]{74}|[A-Za-z0-9_-]{58})T3BlbkFJ"
-        r"(?:[A-Za-z0-9_-]{74}|[A-Za-z0-9_-]{58})\b|sk-[a-zA-Z0-9]{20}T3BlbkFJ[a-zA-Z0-9]{20})",
-        3,
-    ),
-    # Project keys without the T3BlbkFJ marker (newer format): long, high entropy, after sk-proj-.
-    _rule("openai-project-key", "OpenAI project API key", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}", 4),
-    _rule("anthropic-api-key", "Anthropic API key", r"\bsk-ant-(?:api03|admin01)-[a-zA-Z0-9_\-]{93}AA", 0),
-    _rule("aws-access-key-id", "AWS access key id", r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b", 3),
-    _rule(
-        "private-key",
-        "private key",
-        r"(?i)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S-]{64,}?KEY(?: BLOCK)?-----",
-    ),
-)
-
-
-def shannon_entropy(token: str) -> float:
-    if not token:
-        return 0.0
-    counts = Counter(token)
-    return -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
+# One run's texts are scanned several times (verification, the guard, each rendering, the logs):
+# the scan of a text is kept for its next look. Whole files (`passbot verify`) are not kept.
+CACHED_TEXT_CHARS = 64_000
 
 
 def find_secrets(text: str) -> list[SecretHit]:
+    if not text:
+        return []
+    return list(_cached_scan(text) if len(text) <= CACHED_TEXT_CHARS else _scan(text))
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_scan(text: str) -> tuple[SecretHit, ...]:
+    return _scan(text)
+
+
+def _scan(text: str) -> tuple[SecretHit, ...]:
+    lowered = text.lower()
     hits: list[SecretHit] = []
-    covered: list[tuple[int, int]] = []
-    for rule in RULES:
+    for rule in all_rules():
+        if not rule.applies_to(lowered):
+            continue
         for match in rule.pattern.finditer(text):
-            start, end = match.span()
-            if any(s <= start < e for s, e in covered):
+            span = rule.secret_span(match)
+            if span is None:
                 continue
-            if rule.min_entropy and shannon_entropy(match.group(0)) < rule.min_entropy:
+            start, end = _whole_token(text, *span)
+            if any(h.start < end and start < h.end for h in hits):
                 continue
-            hits.append(SecretHit(rule.id, rule.description, start, end))
-            covered.append((start, end))
-    return sorted(hits, key=lambda h: h.start)
+            if not rule.keeps(text[start:end]):
+                continue
+            hits.append(SecretHit(rule.id, rule.description, start, end, rule.shown_prefix, rule.source))
+    return tuple(sorted(hits, key=lambda h: h.start))
+
+
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _whole_token(text: str, start: int, end: int) -> tuple[int, int]:
+    """A match widened to the end of the token it stops inside: detect-secrets' Stripe pattern
+    takes 24 characters of a key that can have 99, and the rest must not be left showing."""
+    if end < len(text) and text[end - 1].isalnum():
+        tail = _TOKEN_TAIL.match(text, end)
+        if tail is not None:
+            return start, tail.end()
+    return start, end
 
 
 def redact(text: str) -> str:
@@ -104,3 +96,14 @@ def redact(text: str) -> str:
         last = hit.end
     out.append(text[last:])
     return "".join(out)
+
+
+def redact_strings(value: Any) -> Any:
+    """A JSON-shaped value (dicts, lists, strings) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_strings(item) for item in value]
+    return value

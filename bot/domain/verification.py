@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from bot.domain.confidential import check_confidential_sections
 from bot.domain.dependency_graph import critical_path, dependency_graph, find_cycle, parallel_width, redundant_edges
 from bot.domain.models import Finding, Plan, PlanShape, Prd, Severity, VerificationReport
-from bot.domain.secrets import find_secrets
+from bot.domain.secrets import SecretHit, find_secrets
 
 MAX_TITLE = 256
 MAX_BODY = 65_536
@@ -208,18 +209,31 @@ def _published_texts(plan: Plan) -> Iterable[tuple[str | None, str, str]]:
 
 
 def check_secrets(plan: Plan) -> list[Finding]:
-    findings = []
+    """One finding per secret and place (the plan, or an item), naming every field it is in:
+    the same token in a title and a body is one thing to remove, said once."""
+    seen: dict[tuple[str | None, str], tuple[str, list[str]]] = {}
     for key, field, text in _published_texts(plan):
         for hit in find_secrets(text):
-            findings.append(
-                _err(
-                    "secrets",
-                    f"A {hit.description} ({hit.redacted_preview(text)}) is in the {field}; "
-                    "it would be published. Remove it from the PRD and rotate it.",
-                    key,
-                )
-            )
-    return findings
+            _, fields = seen.setdefault((key, text[hit.start : hit.end]), (_secret_named(hit, text), []))
+            if field not in fields:
+                fields.append(field)
+    return [
+        _err(
+            "secrets",
+            f"{said} is in the {_joined(fields)}; it would be published. Remove it from the PRD and rotate it.",
+            key,
+        )
+        for (key, _), (said, fields) in seen.items()
+    ]
+
+
+def _secret_named(hit: SecretHit, text: str) -> str:
+    named = hit.named
+    return f"{named[0].upper()}{named[1:]} ({hit.redacted_preview(text)})"
+
+
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 _STOPWORDS = frozenset({"the", "and", "for", "with", "from", "into", "that", "this", "are", "its", "our", "all"})
@@ -274,6 +288,7 @@ def verify_backlog(prd: Prd, plan: Plan, *, max_items: int = 60) -> Verification
         *check_redundant_dependencies(plan),
         *check_dependency_chain(plan, shape),
         *check_secrets(plan),
+        *check_confidential_sections(prd),
         *check_near_duplicates(plan),
         *check_backlog_size(plan, max_items),
     ]

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from bot.domain.confidential import CONFIDENTIAL as _CONFIDENTIAL
 from bot.domain.models import Prd, Requirement
 from bot.errors import PrdRejected
 
@@ -39,7 +40,6 @@ _NON_REQUIREMENT_SECTIONS = re.compile(
     r"glossary|open question|assumption|test strateg|testing strateg|metric|dependency chain",
     re.IGNORECASE,
 )
-_CONFIDENTIAL = re.compile(r"confidential|internal only|\(internal\)|do not publish", re.IGNORECASE)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from bot.domain.models import RequirementCheck, Run, SyncedIssue, SyncResult
+from bot.domain.secrets import redact
 from bot.services.ports import SyncProgress
 
 
@@ -35,7 +36,8 @@ def render_backlog_markdown(run: Run) -> str:
             item.body,
             "",
         ]
-    return "\n".join(lines)
+    # What the issues would say, as they would say it: never a secret (GitHub's copy is redacted too).
+    return redact("\n".join(lines))
 
 
 class DryRunSyncer:

@@ -20,6 +20,7 @@ from bot.domain.approval_evidence import ApprovalRuleView, approval_evidence
 from bot.domain.cost import cap_reached_requirement
 from bot.domain.diagnosis import diagnose, exc_diagnosis
 from bot.domain.injection import find_agent_directives
+from bot.domain.item_safety import CONTAINS_SECRET
 from bot.domain.models import (
     Actor,
     Failure,
@@ -268,6 +269,10 @@ class RunService:
         await self.notify(run)
         report = verify_backlog(run.prd, run.plan, max_items=self.policies.limits.max_items_per_run)
         earlier = run.verification.findings if run.verification else []
+        # Verification names each secret once per item; the planner's own check of the same item
+        # would say it again.
+        flagged = {f.item_key for f in report.findings if f.check == "secrets"}
+        earlier = [f for f in earlier if not (f.check == CONTAINS_SECRET and f.item_key in flagged)]
         findings: list[Finding] = [*earlier, *report.findings]
         if run.planner == "heuristic":
             # The LLM planner reports agent-directed text itself; the heuristic one never reads it as

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bot.domain.secrets import redact
 from bot.slack import limits
 from bot.slack.mrkdwn import clip
 
@@ -22,12 +23,13 @@ SECTION_BUDGET = limits.SECTION_TEXT - 100
 PAGE_BLOCKS = 45
 
 
+# Every text object is redacted before it is clipped: a secret is never shown, not even cut short.
 def plain(text: str, limit: int = limits.SECTION_TEXT) -> dict[str, Any]:
-    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
+    return {"type": "plain_text", "text": clip(redact(text), limit) or " ", "emoji": True}
 
 
 def mrkdwn(text: str, limit: int = limits.SECTION_TEXT) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": clip(text, limit) or " "}
+    return {"type": "mrkdwn", "text": clip(redact(text), limit) or " "}
 
 
 def section(text: str) -> Block:

@@ -18,11 +18,29 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.slack.request_body import parse_slack_body
 from bot.web.intake import MAX_BODY_BYTES, IntakeDeps, build_intake_routes, intake_errors
 
 SLACK_EVENTS_PATH = "/slack/events"
 
 Ping = Callable[[], Awaitable[bool]]
+
+
+def to_bolt_request(raw: str, query: str, headers: dict[str, str | Sequence[str]]) -> AsyncBoltRequest:
+    """Bolt's aiohttp adapter (slack_bolt.adapter.aiohttp.to_bolt_request) with the body parsed
+    by its form fields (bot/slack/request_body.py): a slash command that mentions "payload" is
+    still a slash command. The raw body is kept as received, so Bolt checks the signature over
+    exactly the bytes Slack signed."""
+    bolt_request = AsyncBoltRequest(body=raw, query=query, headers=headers)
+    body = parse_slack_body(raw, bolt_request.content_type)
+    if body != bolt_request.body:
+        # Bolt derives the context (team, user, channel, response_url) from the body in its
+        # constructor; a request built from the parsed dict gives the same context, through
+        # Bolt's public constructor rather than its internals.
+        parsed = AsyncBoltRequest(body=body, headers=headers, mode="socket_mode")
+        bolt_request.body = parsed.body
+        bolt_request.context = parsed.context
+    return bolt_request
 
 
 def slack_events_handler(bolt: AsyncApp, signing_secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -40,7 +58,7 @@ def slack_events_handler(bolt: AsyncApp, signing_secret: str) -> Callable[[web.R
         except UnicodeDecodeError:
             return web.Response(status=400, text="the body is not UTF-8")
         headers: dict[str, str | Sequence[str]] = {k: list(request.headers.getall(k)) for k in request.headers}
-        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+        bolt_request = to_bolt_request(text, request.query_string, headers)
         bolt_response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 

@@ -7,6 +7,7 @@ through the Block Kit limits checker: `violations` must stay empty.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from aiohttp.test_utils import TestServer
 from bot.slack.limits import Violation, check_message, check_view
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-app-token"  # not token-shaped: a scan of this repo stays quiet
 BOT_USER = "UPASSBOT"
 TEAM = "T0PASS"
 
@@ -57,6 +59,10 @@ class FakeSlack:
     down: bool = False
     refused_while_down: int = 0
     server: TestServer | None = None
+    # Socket Mode: the one open WebSocket link to the app, and acks awaited by envelope id.
+    socket_link: web.WebSocketResponse | None = None
+    socket_linked: asyncio.Event = field(default_factory=asyncio.Event)
+    _acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -94,6 +100,7 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files-pri/{file_id}/{name}", self._download)
         app.router.add_post("/response/{name}", self._response_url)
+        app.router.add_get("/link", self._socket_mode_link)
         return app
 
     async def start(self) -> None:
@@ -101,6 +108,8 @@ class FakeSlack:
         await self.server.start_server()
 
     async def close(self) -> None:
+        if self.socket_link is not None:
+            await self.socket_link.close()
         if self.server is not None:
             await self.server.close()
 
@@ -124,6 +133,8 @@ class FakeSlack:
         if self.down:
             self.refused_while_down += 1
             return web.Response(status=503, text="upstream connect error")
+        if method == "apps.connections.open":
+            return web.json_response(self._open_socket_mode(request))
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         self.calls.append(Call(method, params))
@@ -193,6 +204,39 @@ class FakeSlack:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": self.usergroups[group]}
         return {"ok": False, "error": "unknown_method"}
+
+    # --- Socket Mode (docs.slack.dev "Using Socket Mode") ------------------------------------------
+
+    def _open_socket_mode(self, request: web.Request) -> dict[str, Any]:
+        # apps.connections.open takes the app-level token, not the bot token.
+        if request.headers.get("Authorization") != f"Bearer {APP_TOKEN}":
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": self.url.replace("http://", "ws://") + "/link"}
+
+    async def _socket_mode_link(self, request: web.Request) -> web.WebSocketResponse:
+        link = web.WebSocketResponse()
+        await link.prepare(request)
+        self.socket_link = link
+        await link.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0PASS"}})
+        self.socket_linked.set()
+        async for message in link:
+            answer = json.loads(message.data)
+            waiting = self._acks.pop(str(answer.get("envelope_id")), None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(answer)
+        return link
+
+    async def deliver(self, envelope_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send one Socket Mode envelope to the connected app and return its ack."""
+        await self.socket_linked.wait()
+        assert self.socket_link is not None
+        envelope_id = f"env-{next(self._ts)}"
+        ack: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = ack
+        await self.socket_link.send_json(
+            {"envelope_id": envelope_id, "type": envelope_type, "payload": payload, "accepts_response_payload": True}
+        )
+        return await ack
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads[request.match_info["file_id"]] = await request.read()
