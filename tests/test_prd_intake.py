@@ -107,3 +107,11 @@ def test_same_text_same_hash_and_crlf_is_normalised() -> None:
     b = parse_prd(b"# T\r\n\r\n## Features\r\n- one thing\r\n- another thing\r\n")
     assert a.sha256 == b.sha256
     assert [r.id for r in a.requirements] == [r.id for r in b.requirements]
+
+
+def test_a_product_whose_name_says_v2_still_has_requirements_and_its_v2_section_does_not() -> None:
+    prd = parse_prd(
+        b"# Billing Service v2\n\n## Features\n- Invoices are emailed monthly\n- Refunds within 14 days\n\n"
+        b"## V2 features\n- Crypto payments\n"
+    )
+    assert [r.text for r in prd.requirements] == ["Invoices are emailed monthly", "Refunds within 14 days"]

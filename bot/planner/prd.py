@@ -36,7 +36,9 @@ _REQUIREMENT_SECTIONS = re.compile(
 )
 # Sections that never hold requirements, even if the words above appear in them.
 _NON_REQUIREMENT_SECTIONS = re.compile(
-    r"non-goal|out of scope|not in scope|risk|appendix|reference|future|v2|background|problem|"
+    # "v2" only as a section about a later version ("V2 features", "Later (v2)"), never a product's
+    # own version in the document title ("Billing Service v2" held no requirements at all).
+    r"non-goal|out of scope|not in scope|risk|appendix|reference|future|^\s*v2\b|\(v2\)|background|problem|"
     r"glossary|open question|assumption|test strateg|testing strateg|metric|dependency chain",
     re.IGNORECASE,
 )
