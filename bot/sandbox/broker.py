@@ -482,6 +482,8 @@ def _command_payload(result: SandboxResult) -> dict[str, Any]:
 def _how_it_ended(box: SandboxProcess, code: int) -> str:
     if box.kill_reason:
         return f"killed: {box.kill_reason}"
+    if code != 0 and box.group is not None and box.group.oom_killed():
+        return "killed for going past the memory limit of its sandbox"
     if code < 0 or (box.level is not IsolationLevel.RLIMITS and 128 < code < 160):
         number = -code if code < 0 else code - 128
         hint = {9: " — CPU hard limit or memory", 24: " — CPU-time limit", 25: " — file-size limit"}.get(number, "")

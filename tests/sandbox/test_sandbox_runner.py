@@ -25,7 +25,11 @@ SMALL = Limits(cpu_seconds=10, memory_mb=512, processes=32, output_bytes=100_000
 
 async def hostile(what: str, arg: str, workspace: Path, level: IsolationLevel, **kwargs: object):
     return await run_sandboxed(
-        [PYTHON, str(HOSTILE), what, arg], workspace=workspace, level=level, **{"timeout_s": 20, **kwargs}
+        [PYTHON, str(HOSTILE), what, arg],
+        workspace=workspace,
+        level=level,
+        ro_binds=[HOSTILE.parent],
+        **{"timeout_s": 20, **kwargs},
     )
 
 
@@ -89,7 +93,8 @@ async def test_writes_outside_the_workspace_do_not_land(workspace: Path, level: 
     assert not host_tmp.exists()
     assert not project.exists()
     assert not Path("/etc/pwned.txt").exists()
-    assert f"refused {project} errno=30" in result.stdout  # read-only file system
+    # Read-only, or not there at all: the box sees only the system, the toolchain and the workspace.
+    assert f"refused {project} errno=" in result.stdout
 
 
 @pytest.mark.skipif(not process_cap_enforced(), reason="no pids cgroup and running as root: no real process cap")
@@ -106,12 +111,17 @@ async def test_a_fork_bomb_is_bounded_and_leaves_nothing_behind(workspace: Path,
 
 
 @at(*ALL_LEVELS)
-async def test_a_memory_hog_hits_the_address_space_limit(workspace: Path, level: IsolationLevel) -> None:
+async def test_a_memory_hog_is_stopped_at_the_memory_limit(workspace: Path, level: IsolationLevel) -> None:
     result = await hostile("memory", "", workspace, level, limits=SMALL)
-    assert result.exit_code == 3, result.stdout + result.stderr
-    grabbed = int(result.stdout.split("after")[1].split()[0])
-    assert grabbed <= 512
-    assert "memory=512MB" in result.enforced
+    if "memory=512MB per check (cgroup)" in result.enforced:
+        # The whole process tree shares one bound; going past it is named, not a bare SIGKILL.
+        assert result.kill_reason == "memory-limit", result.stdout + result.stderr
+        assert result.describe() == "killed for going past the memory limit"
+    else:
+        assert "memory=512MB per process" in result.enforced
+        assert result.exit_code == 3, result.stdout + result.stderr
+        grabbed = int(result.stdout.split("after")[1].split()[0])
+        assert grabbed <= 512
 
 
 @at(*ALL_LEVELS)
