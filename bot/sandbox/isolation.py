@@ -172,7 +172,7 @@ def _bwrap_view(ro_binds: Sequence[Path], hidden: Sequence[Path]) -> list[str]:
     # Bound after the tmpfs so a toolchain or workspace under /tmp is the host's, not an empty dir.
     for path in ro_binds:
         args += ["--ro-bind", str(path), str(path)]
-    for path in hidden:
+    for path in (Path(os.path.realpath(p)) for p in hidden):
         if any(path.is_relative_to(bound) for bound in ro_binds):
             args += ["--tmpfs", str(path)]
     return args
