@@ -159,13 +159,12 @@ class SandboxCgroup:
         try:
             for line in (self.memory_dir / events).read_text().splitlines():
                 key, _, value = line.partition(" ")
-                if key == "oom_kill" and int(value) > 0:
-                    return True
-            if self.memory_version == 1:
-                return int((self.memory_dir / "memory.failcnt").read_text()) > 0
+                if key == "oom_kill":
+                    return int(value) > 0
+            # Kernels before 4.13 have no v1 oom_kill counter: hitting the limit at all is the sign.
+            return self.memory_version == 1 and int((self.memory_dir / "memory.failcnt").read_text()) > 0
         except (OSError, ValueError):
             return False
-        return False
 
     def kill_all(self, rounds: int = 50) -> None:
         """SIGKILL every member until none is left (new forks are bounded by pids.max)."""

@@ -416,7 +416,8 @@ async def run_sandboxed(
         if feed_task is not None:
             feed_task.cancel()
         leftovers = box.leftovers() if proc.returncode is not None else ()
-        if box.kill_reason is None and box.group is not None and proc.returncode != 0 and box.group.oom_killed():
+        # Any member killed for memory ends the check so, even when the command itself exits 0.
+        if box.kill_reason is None and box.group is not None and box.group.oom_killed():
             box.kill_reason = "memory-limit"
         await box.close()
         with contextlib.suppress(asyncio.CancelledError):
