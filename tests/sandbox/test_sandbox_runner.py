@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sandbox_helpers import (
+    AGENTS,
     ALL_LEVELS,
     HOSTILE,
     NETWORK_LEVELS,
@@ -18,7 +23,7 @@ from sandbox_helpers import (
 )
 
 from bot.sandbox.isolation import IsolationLevel, detect_isolation, isolation_requirement
-from bot.sandbox.runner import Limits, run_sandboxed
+from bot.sandbox.runner import PROJECT_ROOT, Limits, run_sandboxed
 
 SMALL = Limits(cpu_seconds=10, memory_mb=512, processes=32, output_bytes=100_000, output_kill_bytes=4_000_000)
 
@@ -170,3 +175,34 @@ def test_below_the_policy_minimum_the_requirement_says_how_to_install_bubblewrap
     assert not check.ok
     assert "apt-get install -y bubblewrap" in (check.fix or "")
     assert isolation_requirement(IsolationLevel.BWRAP, IsolationLevel.UNSHARE).ok
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.skipif(not process_cap_enforced(), reason="no pids cgroup here: stale boxes cannot be found")
+@at(IsolationLevel.BWRAP, IsolationLevel.RLIMITS)
+def test_a_killed_workers_boxes_do_not_outlive_it(workspace: Path, level: IsolationLevel) -> None:
+    """bwrap's boxes die with the worker; below it, the next worker's start-up kills what is left."""
+    from bot.sandbox import cgroup
+
+    marker = f"passbot-doomed-{uuid.uuid4().hex[:8]}"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)}
+    worker = subprocess.Popen([PYTHON, str(AGENTS / "doomed_worker.py"), str(workspace), level.label, marker[::-1]], env=env)
+    try:
+        assert _wait_for(lambda: alive_with(marker) != []), "the daemon never started"
+    finally:
+        worker.kill()
+        worker.wait()
+    if level is IsolationLevel.BWRAP:
+        assert _wait_for(lambda: alive_with(marker) == [])  # --die-with-parent took the box down
+        return
+    assert alive_with(marker) != []  # a setsid daemon escapes the dead worker's process group ...
+    reaped = cgroup.reap_stale()  # ... until the next worker starts sandboxing
+    assert reaped and _wait_for(lambda: alive_with(marker) == [])
