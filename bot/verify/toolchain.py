@@ -201,7 +201,8 @@ def detect_checks(
             argv = ("mypy", "--no-color-output", "--no-error-summary", "--show-error-codes", *targets)
             checks.append(CheckSpec("mypy", argv, "mypy"))
         else:
-            missing.append(("mypy", f"type check did not run: the repo configures mypy but it is missing; {_REINSTALL}"))
+            why = f"type check did not run: the repo configures mypy but it is missing; {_REINSTALL}"
+            missing.append(("mypy", why))
     if _has_tests(root, files) and not available("pytest"):
         missing.append(("pytest", f"tests did not run: pytest is not installed on the worker; {_REINSTALL}"))
     elif _has_tests(root, files):

@@ -110,9 +110,9 @@ def stage(tmp_path: Path, *, with_redis: bool = True) -> Iterator[Stage]:
         repo=repo,
         data_dir=data_dir,
         home=home,
-        tmp_file=Path(f"/tmp/passbot-hostile-{tag}/pwned"),  # noqa: S108 - the attack's target
+        tmp_file=Path(f"/tmp/passbot-hostile-{tag}/pwned"),
         home_file=home / f".passbot-hostile-{tag}",
-        var_tmp_file=Path(f"/var/tmp/passbot-hostile-{tag}"),  # noqa: S108
+        var_tmp_file=Path(f"/var/tmp/passbot-hostile-{tag}"),
         pth=site_packages / f"passbot_hostile_{tag}.pth",
     )
     listener = _Listener(the_stage.connections)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox import cgroup
+from bot.sandbox.command_policy import CommandPolicy, CommandsFile
 from bot.sandbox.isolation import IsolationLevel, wrap_argv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sandbox"
@@ -59,6 +60,12 @@ def at(*levels: IsolationLevel) -> pytest.MarkDecorator:
 
 ALL_LEVELS = tuple(IsolationLevel)
 NETWORK_LEVELS = (IsolationLevel.BWRAP, IsolationLevel.UNSHARE)
+
+
+def with_sandbox(policy: CommandPolicy, **changes: object) -> CommandPolicy:
+    """`policy` with some of its `sandbox:` settings changed (a short per-test limit, a lower minimum)."""
+    spec = policy.spec.model_dump()
+    return CommandPolicy(CommandsFile.model_validate({**spec, "sandbox": {**spec["sandbox"], **changes}}))
 
 
 class Recorder:

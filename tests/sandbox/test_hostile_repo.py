@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from attack import AOF_MARKER, Stage, loot, stage
-from sandbox_helpers import AVAILABLE
+from sandbox_helpers import AVAILABLE, with_sandbox
 
-from bot.sandbox.command_policy import CommandPolicy, CommandsFile
+from bot.sandbox.command_policy import CommandPolicy
 from bot.sandbox.isolation import IsolationLevel, use_bwrap
 from bot.sandbox.runner import Limits
 from bot.verify.repo import verify_repo
@@ -26,8 +26,7 @@ TOKENS = {"SLACK_BOT_TOKEN": "xoxb-111111111111-222222222222-hostilehostile", "G
 
 def short_tests(policy: CommandPolicy, seconds: float = 2) -> CommandPolicy:
     """The shipped policy with a short per-test limit, so the hanging test is cut off quickly."""
-    spec = policy.spec.model_dump()
-    return CommandPolicy(CommandsFile.model_validate({**spec, "sandbox": {**spec["sandbox"], "test_timeout_s": seconds}}))
+    return with_sandbox(policy, test_timeout_s=seconds)
 
 
 @pytest.fixture
@@ -110,10 +109,9 @@ async def test_a_daemon_that_outlives_its_check_is_named_and_killed(policy: Comm
     from sandbox_helpers import FIXTURES, alive_with
 
     best = max(level for level, works in AVAILABLE.items() if works)
-    lowered = CommandsFile.model_validate(
-        {**policy.spec.model_dump(), "sandbox": {**policy.spec.sandbox.model_dump(), "repo_checks_min_isolation": "rlimits"}}
-    )
-    result = await verify_repo(FIXTURES / "hostile_repos" / "daemon", CommandPolicy(lowered), level=best)
+    # Every level that works here (lowered on purpose): each must name and kill the daemon.
+    lowered = with_sandbox(policy, repo_checks_min_isolation="rlimits")
+    result = await verify_repo(FIXTURES / "hostile_repos" / "daemon", lowered, level=best)
     pytest_run = next(c for c in result.checks if c.name == "pytest")
     assert pytest_run.status == "killed"
     assert "left 1 process running after it finished" in pytest_run.detail

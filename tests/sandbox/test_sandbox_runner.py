@@ -194,7 +194,8 @@ def test_a_killed_workers_boxes_do_not_outlive_it(workspace: Path, level: Isolat
 
     marker = f"passbot-doomed-{uuid.uuid4().hex[:8]}"
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)}
-    worker = subprocess.Popen([PYTHON, str(AGENTS / "doomed_worker.py"), str(workspace), level.label, marker[::-1]], env=env)
+    argv = [PYTHON, str(AGENTS / "doomed_worker.py"), str(workspace), level.label, marker[::-1]]
+    worker = subprocess.Popen(argv, env=env)
     try:
         assert _wait_for(lambda: alive_with(marker) != []), "the daemon never started"
     finally:

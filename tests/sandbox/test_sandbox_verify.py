@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import ALL_LEVELS, AVAILABLE, FIXTURES, Recorder, at
+from sandbox_helpers import ALL_LEVELS, AVAILABLE, FIXTURES, Recorder, at, with_sandbox
 
 from bot.errors import BadInput
 from bot.sandbox.command_policy import CommandPolicy, CommandsFile
@@ -156,15 +156,10 @@ def test_the_clone_token_goes_only_to_the_configured_github_over_https() -> None
     assert not _token_may_go_to("file:///tmp/x.git", "https://github.com")
 
 
-def _with_test_limit(policy: CommandPolicy, seconds: float) -> CommandPolicy:
-    spec = policy.spec.model_dump()
-    return CommandPolicy(CommandsFile.model_validate({**spec, "sandbox": {**spec["sandbox"], "test_timeout_s": seconds}}))
-
-
 async def test_a_hung_test_is_cut_off_at_the_per_test_limit_and_the_others_still_report(
     policy: CommandPolicy,
 ) -> None:
-    result = await verify_repo(HOSTILE_REPOS / "sleepy", _with_test_limit(policy, 1), level=BEST)
+    result = await verify_repo(HOSTILE_REPOS / "sleepy", with_sandbox(policy, test_timeout_s=1), level=BEST)
     pytest_run = next(c for c in result.checks if c.name == "pytest")
     # The check ran to its end (not killed at the 300 s check timeout): test_quick's pass is counted.
     assert pytest_run.status == "failed" and pytest_run.exit_code == 1
