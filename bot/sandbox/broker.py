@@ -147,7 +147,8 @@ class Broker:
             level=self.level,
             limits=self.limits,
             env={"PYTHONPATH": ":".join(str(p) for p in self.pythonpath)},
-            ro_binds=self.pythonpath,
+            # PASS's package only, not its checkout: no .env, no local data dir, no tests.
+            ro_binds=[PROJECT_ROOT / "bot", *self.pythonpath[1:]],
             stdin_pipe=True,
         )
         started = time.monotonic()
