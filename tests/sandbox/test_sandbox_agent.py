@@ -140,9 +140,7 @@ def job(prd: Prd) -> Job:
 async def test_garbage_on_the_protocol_is_refused_and_recorded_and_the_run_goes_on(
     policy, recorder: Recorder, prd: Prd, workspace: Path
 ) -> None:
-    broker = Broker(
-        workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS]
-    )
+    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS])
     run = await broker.run(job(prd), agent_argv=[PYTHON, str(AGENTS / "garbage_agent.py")])
     assert run.result.planner == "garbage"
     assert [rule for _, rule in recorder.refusals()] == [
@@ -161,9 +159,7 @@ async def test_garbage_on_the_protocol_is_refused_and_recorded_and_the_run_goes_
 async def test_an_agent_that_only_sends_garbage_is_stopped(
     policy, recorder: Recorder, prd: Prd, workspace: Path
 ) -> None:
-    broker = Broker(
-        workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS]
-    )
+    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS])
     with pytest.raises(AgentMisbehaved) as caught:
         await broker.run(job(prd), agent_argv=[PYTHON, str(AGENTS / "flood_agent.py")])
     assert "refused messages" in caught.value.diagnosis
@@ -175,9 +171,7 @@ async def test_an_agent_that_only_sends_garbage_is_stopped(
 async def test_a_hanging_agent_is_killed_and_the_run_fails_with_a_diagnosis(
     policy, recorder: Recorder, prd: Prd, workspace: Path, level: IsolationLevel
 ) -> None:
-    broker = Broker(
-        workspace=workspace, policy=policy, record=recorder, level=level, timeout_s=1, pythonpath=[AGENTS]
-    )
+    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=level, timeout_s=1, pythonpath=[AGENTS])
     with pytest.raises(AgentTimedOut) as caught:
         await broker.run(job(prd), agent_argv=[PYTHON, str(AGENTS / "hang_agent.py")])
     assert "did not finish within 1 s" in caught.value.diagnosis
@@ -187,9 +181,7 @@ async def test_a_hanging_agent_is_killed_and_the_run_fails_with_a_diagnosis(
 async def test_an_agent_that_dies_is_reported_with_its_last_words(
     policy, recorder: Recorder, prd: Prd, workspace: Path
 ) -> None:
-    broker = Broker(
-        workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS]
-    )
+    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS])
     with pytest.raises(AgentCrashed) as caught:
         await broker.run(job(prd), agent_argv=[PYTHON, str(AGENTS / "crash_agent.py")])
     assert "exit code 1" in caught.value.diagnosis
