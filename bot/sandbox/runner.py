@@ -245,7 +245,7 @@ async def spawn_sandboxed(
     workspace = workspace.resolve()  # noqa: ASYNC240 - no I/O beyond a cached stat
     if not workspace.is_dir():
         raise SandboxError(f"workspace {workspace} is not a directory")
-    _reap_stale_once()
+    await _reap_stale_once()
     reached = level if level is not None else await detect_isolation()
     child_env, dropped = sandbox_env(env, workspace=workspace)
     binds = toolchain_binds(ro_binds)
@@ -316,11 +316,11 @@ async def spawn_sandboxed(
 _stale_reaped: list[str] = []
 
 
-def _reap_stale_once() -> None:
+async def _reap_stale_once() -> None:
     """On a worker's first sandboxed command, kill what a dead worker's boxes left behind."""
     if not _stale_reaped:
         _stale_reaped.append("done")
-        cgroup.reap_stale()
+        await asyncio.to_thread(cgroup.reap_stale)
 
 
 class _OutputBudget:

@@ -60,7 +60,7 @@ def test_verify_on_a_hostile_repo_with_pip_only_bwrap_blocks_every_escape(tmp_pa
         assert attacked.connections == [] and attacked.landed() == []
     assert result.returncode == 3, result.stderr.decode()[-2000:]
     report = json.loads(result.stdout)
-    assert report["sandbox"].startswith("bwrap (bundled bubblewrap 0.11"), report["sandbox"]
+    assert report["sandbox"].startswith("bwrap, bundled bubblewrap 0.11"), report["sandbox"]
     messages = [f["message"] for f in report["findings"]]
     stolen = loot(messages)
     assert stolen["redis"] == "blocked ENOENT" and stolen["aof"] == "blocked ENOENT"
