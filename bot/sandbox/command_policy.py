@@ -100,6 +100,9 @@ class SandboxSettings(_Strict):
     check_timeout_s: float = Field(default=300, gt=0)
     # Each test of a repo's pytest run: a hung test is cut off and named, the others still run.
     test_timeout_s: float = Field(default=60, gt=0)
+    # Programs that run the workspace's own code (tests, conftest, mypy plugins): an agent's
+    # request for one is refused below repo_checks_min_isolation, like a repo check.
+    repo_code_programs: list[str] = Field(default_factory=lambda: ["pytest", "python", "python3", "mypy"])
     agent_timeout_s: float = Field(default=600, gt=0)
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
 

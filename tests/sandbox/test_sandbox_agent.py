@@ -84,6 +84,25 @@ async def test_a_planner_runs_inside_the_agent_and_its_requests_are_recorded(
     ]
 
 
+@at(*ALL_LEVELS)
+async def test_an_agent_may_run_the_repos_own_tests_only_where_repo_code_may_run(
+    policy, recorder: Recorder, prd: Prd, level: IsolationLevel, tmp_path: Path
+) -> None:
+    """Below bwrap a repo's tests could write outside the box (PASS's venv): refused, as for verify."""
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    marker = tmp_path / "outside.txt"
+    (repo / "tests" / "test_x.py").write_text(f"def test_x():\n    open({str(marker)!r}, 'w').write('pwned')\n")
+    sandboxed = planner(policy, recorder, "RepoTestPlanner", level=level, repo_path=repo)
+    outcome = await sandboxed.plan(prd, PlanningContext(run_id="run-1"))
+    if level is IsolationLevel.BWRAP:
+        assert outcome.plan.summary == "ran exit=1"  # the test ran; its write did not land
+    else:
+        assert outcome.plan.summary == "refused:repo-code-isolation"
+        assert ("command.run", "repo-code-isolation") in recorder.refusals()
+    assert not marker.exists()
+
+
 async def test_llm_calls_go_through_the_broker_which_meters_them(policy, recorder: Recorder, prd: Prd) -> None:
     llm = FakeLlm("plan from the model", Usage(prompt_tokens=120, completion_tokens=30, cost_usd=0.002))
     outcome = await planner(policy, recorder, "LlmEchoPlanner", llm=llm).plan(prd, PlanningContext(run_id="r"))
