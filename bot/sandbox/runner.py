@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox import cgroup
+from bot.sandbox import cgroup, memory_watch
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.isolation import GUARANTEES, IsolationLevel, detect_isolation, tool_for, wrap_argv
 
@@ -401,10 +401,19 @@ async def run_sandboxed(
     feed_task = asyncio.create_task(_feed(proc, stdin)) if stdin is not None else None
     finished: asyncio.Future[Any] = asyncio.gather(proc.wait(), out_task, err_task)
     flood: asyncio.Future[Any] = asyncio.ensure_future(budget.exceeded.wait())
+    watched = {finished, flood}
+    enforced = list(box.enforced)
+    over_memory: asyncio.Future[Any] | None = None
+    if box.group is None or box.group.memory_dir is None:
+        # No memory cgroup here: the whole tree's memory is still bounded, by sampling it.
+        over_memory = asyncio.ensure_future(memory_watch.exceeded(proc.pid, limits.memory_mb * _MB))
+        watched.add(over_memory)
+        enforced.append(f"memory-watchdog={limits.memory_mb}MB per check")
     try:
-        done, _ = await asyncio.wait({finished, flood}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(watched, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         if finished not in done:
-            box.kill("output-limit" if flood in done else "timeout")
+            reason = "output-limit" if flood in done else "memory-limit" if over_memory in done else "timeout"
+            box.kill(reason)
             # An escaped grandchild could hold the pipes open; stop reading after a grace period.
             done, _ = await asyncio.wait({finished}, timeout=_KILL_GRACE_S)
             if finished not in done:
@@ -413,6 +422,8 @@ async def run_sandboxed(
             await proc.wait()
     finally:
         flood.cancel()
+        if over_memory is not None:
+            over_memory.cancel()
         if feed_task is not None:
             feed_task.cancel()
         leftovers = box.leftovers() if proc.returncode is not None else ()
@@ -439,7 +450,7 @@ async def run_sandboxed(
         killed=box.kill_reason is not None,
         kill_reason=box.kill_reason,
         duration_s=round(time.monotonic() - box.started, 4),
-        enforced=(*box.enforced, f"timeout={timeout_s:g}s", f"output-cap={limits.output_bytes}B"),
+        enforced=(*enforced, f"timeout={timeout_s:g}s", f"output-cap={limits.output_bytes}B"),
         env_dropped=box.env_dropped,
         leftovers=leftovers,
     )

@@ -131,15 +131,25 @@ async def test_printing_a_gigabyte_ends_the_check_with_a_named_finding(policy: C
     assert pytest_run.detail == "killed for flooding its output (more than 67 MB)"
 
 
-async def test_allocating_past_the_memory_limit_across_processes_is_named(policy: CommandPolicy) -> None:
+@pytest.mark.parametrize("bound", ["cgroup", "watchdog"])
+async def test_allocating_past_the_memory_limit_across_processes_is_named(
+    policy: CommandPolicy, bound: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four processes of 384 MB under a 512 MB limit: a memory cgroup where the host has one, else the
+    sampling watchdog, ends the check with the limit named."""
     from sandbox_helpers import FIXTURES
 
     from bot.sandbox import cgroup
 
     probe = cgroup.SandboxCgroup.create(8, 1 << 30)
-    if probe is None or probe.memory_dir is None:
-        pytest.skip("no memory cgroup here: memory is bounded per process only")
-    probe.try_remove()
+    has_memory_cgroup = probe is not None and probe.memory_dir is not None
+    if probe is not None:
+        probe.try_remove()
+    if bound == "cgroup" and not has_memory_cgroup:
+        pytest.skip("no memory cgroup on this host: the watchdog case covers it")
+    if bound == "watchdog":
+        # A host that gives us no cgroup at all.
+        monkeypatch.setattr(cgroup.SandboxCgroup, "create", classmethod(lambda cls, *args, **kwargs: None))
     limits = Limits(memory_mb=512, cpu_seconds=30)
     result = await verify_repo(FIXTURES / "hostile_repos" / "memhog", policy, level=IsolationLevel.BWRAP, limits=limits)
     pytest_run = next(c for c in result.checks if c.name == "pytest")
