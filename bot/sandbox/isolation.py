@@ -250,8 +250,13 @@ async def level_works(level: IsolationLevel, workspace: Path) -> bool:
         return False
 
 
+_versions: dict[str, str] = {}
+
+
 async def bwrap_version(binary: BwrapBinary) -> BwrapBinary:
     """`binary` with the version it prints (`bubblewrap 0.11.0` → `0.11.0`), or as it was."""
+    if binary.path in _versions:
+        return replace(binary, version=_versions[binary.path])
     try:
         proc = await asyncio.create_subprocess_exec(
             binary.path, "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
@@ -260,7 +265,8 @@ async def bwrap_version(binary: BwrapBinary) -> BwrapBinary:
     except (OSError, TimeoutError):
         return binary
     words = out.decode("utf-8", "replace").split()
-    return replace(binary, version=words[-1] if words else "")
+    _versions[binary.path] = words[-1] if words else ""
+    return replace(binary, version=_versions[binary.path])
 
 
 _detected: dict[str, IsolationLevel] = {}

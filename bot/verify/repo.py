@@ -64,7 +64,7 @@ class RepoVerification:
     duration_s: float = 0.0
     # From the moment the first failing check finished to the diagnosis being ready.
     time_to_diagnosis_s: float | None = None
-    # The box in words: "bwrap, bundled bubblewrap 0.11.0 (/…/bwrap)", "unshare (no bubblewrap …)".
+    # The box in words: "bwrap, bundled bubblewrap 0.11.0 (/…/bwrap)", "unshare (below bubblewrap: …)".
     sandbox: str = ""
 
     def report(self) -> VerificationReport:
@@ -160,7 +160,7 @@ async def describe_sandbox(level: IsolationLevel) -> str:
         return f"bwrap, {(await bwrap_version(binary)).describe()}"
     if level is IsolationLevel.BWRAP:
         return "bwrap"
-    return f"{level.label} (no bubblewrap here: root filesystem writable)"
+    return f"{level.label} (below bubblewrap: root filesystem writable)"
 
 
 @dataclass(frozen=True)

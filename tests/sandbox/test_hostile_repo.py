@@ -103,7 +103,7 @@ async def test_below_bwrap_the_repos_code_is_not_run_and_the_report_says_how_to_
     result = await verify_repo(attacked.repo, policy, level=level, hidden=(attacked.data_dir,))
     assert result.checks == [] and not result.passed
     assert "pip install -e ." in result.findings[0].message
-    assert f"sandbox: {level.label} (no bubblewrap here: root filesystem writable)" in result.notes[0]
+    assert f"sandbox: {level.label} (below bubblewrap: root filesystem writable)" in result.notes[0]
     assert attacked.landed() == [] and attacked.connections == []
     assert not attacked.redis_written()
 
