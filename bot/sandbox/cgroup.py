@@ -8,15 +8,19 @@ command, including ones that left the process group with setsid, and tell an out
 from any other SIGKILL. cgroup v1 (separate `pids` and `memory` hierarchies) and v2 (one unified
 tree that delegates both controllers) are both handled.
 
-A group is named after the process that made it (`passbot-<pid>-<start time>-<id>`), so the next
-worker to start can find and kill the groups of a worker that died without cleaning up.
+A group is named after the process that made it (`passbot-<host>-<pid>-<start time>-<id>`), so the
+next worker to start on that host can find and kill the groups of a worker that died without
+cleaning up. The host part (a hash of the hostname) keeps a worker in another container that shares
+the cgroup tree, whose pids mean something else, from judging groups that are not its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -79,15 +83,19 @@ def _start_time(pid: int) -> str | None:
         return None
 
 
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
 def _owner_tag() -> str:
-    return f"{os.getpid()}-{_start_time(os.getpid()) or '0'}"
+    return f"{_host_tag()}-{os.getpid()}-{_start_time(os.getpid()) or '0'}"
 
 
 def _owner_alive(name: str) -> bool:
     parts = name.removeprefix(_PREFIX).split("-")
-    if len(parts) < 3 or not parts[0].isdigit():
-        return True  # not ours to judge
-    return _start_time(int(parts[0])) == parts[1]
+    if len(parts) < 4 or parts[0] != _host_tag() or not parts[1].isdigit():
+        return True  # not ours to judge: another host's, or an older naming
+    return _start_time(int(parts[1])) == parts[2]
 
 
 def _write(path: Path, value: str) -> None:
