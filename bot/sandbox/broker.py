@@ -28,7 +28,7 @@ from bot.errors import CostCapReached, LlmError, PassError
 from bot.planner.port import ChatMessage, LlmClient
 from bot.sandbox.command_policy import CommandPolicy
 from bot.sandbox.errors import AgentCrashed, AgentFailed, AgentLlmError, AgentMisbehaved, AgentTimedOut
-from bot.sandbox.isolation import IsolationLevel
+from bot.sandbox.isolation import INSTALL_BWRAP_FIX, IsolationLevel, detect_isolation
 from bot.sandbox.protocol import (
     MAX_REQUEST_BYTES,
     AgentFailure,
@@ -147,7 +147,8 @@ class Broker:
             level=self.level,
             limits=self.limits,
             env={"PYTHONPATH": ":".join(str(p) for p in self.pythonpath)},
-            ro_binds=self.pythonpath,
+            # PASS's package only, not its checkout: no .env, no local data dir, no tests.
+            ro_binds=[PROJECT_ROOT / "bot", *self.pythonpath[1:]],
             stdin_pipe=True,
         )
         started = time.monotonic()
@@ -379,6 +380,8 @@ class Broker:
         shown = redact(" ".join(decision.argv))[:500]
         if not decision.allowed:
             return await self._deny("command.run", request.id, decision.rule, decision.describe(), argv=shown)
+        if refusal := await self._repo_code_refusal(decision.argv):
+            return await self._deny("command.run", request.id, "repo-code-isolation", refusal, argv=shown)
         timeout = min(request.timeout_s or self.command_timeout_s, self.command_timeout_s)
         result = await run_sandboxed(
             decision.argv, workspace=self.workspace, level=self.level, timeout_s=timeout, limits=self.limits
@@ -395,6 +398,20 @@ class Broker:
             level=result.level.label,
         )
         return Response(id=request.id, ok=True, result=_command_payload(result))
+
+    async def _repo_code_refusal(self, argv: Sequence[str]) -> str | None:
+        """Why a command that runs the workspace's code may not run at this level, or None."""
+        sandbox = self.policy.sandbox
+        if not argv or argv[0] not in sandbox.repo_code_programs:
+            return None
+        level = self.level if self.level is not None else await detect_isolation()
+        minimum = max(sandbox.minimum, sandbox.repo_checks_minimum)
+        if level >= minimum:
+            return None
+        return (
+            f"`{argv[0]}` runs the workspace's own code, which needs {minimum.label} isolation "
+            f"(this host: {level.label}, whose root filesystem is writable). {INSTALL_BWRAP_FIX}"
+        )
 
     def _inside(self, relative: str) -> Path | None:
         candidate = (self.workspace / relative).resolve()
@@ -482,6 +499,8 @@ def _command_payload(result: SandboxResult) -> dict[str, Any]:
 def _how_it_ended(box: SandboxProcess, code: int) -> str:
     if box.kill_reason:
         return f"killed: {box.kill_reason}"
+    if code != 0 and box.group is not None and box.group.oom_killed():
+        return "killed for going past the memory limit of its sandbox"
     if code < 0 or (box.level is not IsolationLevel.RLIMITS and 128 < code < 160):
         number = -code if code < 0 else code - 128
         hint = {9: " — CPU hard limit or memory", 24: " — CPU-time limit", 25: " — file-size limit"}.get(number, "")

@@ -94,10 +94,15 @@ class SandboxLimits(_Strict):
 
 class SandboxSettings(_Strict):
     min_isolation: str = "rlimits"
-    # Repo checks run the repo's own code: at rlimits only it could read the worker's environment
-    # through /proc, so they need at least `unshare` (private pids, no network) unless lowered here.
-    repo_checks_min_isolation: str = "unshare"
+    # Repo checks run the repo's own code: below bwrap the root filesystem is writable (the code
+    # could drop a .pth into PASS's venv, write to /tmp and $HOME), so they need bwrap unless lowered.
+    repo_checks_min_isolation: str = "bwrap"
     check_timeout_s: float = Field(default=300, gt=0)
+    # Each test of a repo's pytest run: a hung test is cut off and named, the others still run.
+    test_timeout_s: float = Field(default=60, gt=0)
+    # Programs that run the workspace's own code (tests, conftest, mypy plugins): an agent's
+    # request for one is refused below repo_checks_min_isolation, like a repo check.
+    repo_code_programs: list[str] = Field(default_factory=lambda: ["pytest", "python", "python3", "mypy"])
     agent_timeout_s: float = Field(default=600, gt=0)
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
 

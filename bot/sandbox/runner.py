@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import resource
 import signal
@@ -20,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox import cgroup
+from bot.sandbox import cgroup, memory_watch
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.isolation import GUARANTEES, IsolationLevel, detect_isolation, tool_for, wrap_argv
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
 
 # Variables a sandboxed command may receive. Anything else handed in is dropped and reported:
 # tokens and keys never cross into the box, whatever the caller passes.
@@ -48,9 +52,12 @@ ENV_ALLOWLIST = frozenset(
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+REAPER = Path(__file__).resolve().parent / "reaper.py"
 _KILL_GRACE_S = 2.0
-# bwrap mounts a private tmpfs here; host paths below it must be bound back in to stay visible.
-_HIDDEN_BY_BWRAP = Path("/tmp")  # noqa: S108 - a mount point, not a temp file
+_MB = 1024 * 1024
+# With a memory cgroup bounding the whole tree, the per-process address-space limit only stops
+# absurd mappings; the group is the real bound (and names an out-of-memory kill as such).
+_AS_SLACK_WITH_CGROUP = 4
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class SandboxResult:
     duration_s: float
     enforced: tuple[str, ...]
     env_dropped: tuple[str, ...] = ()
+    # Processes the command left running when it exited ("pid N: cmdline"); the sandbox killed them.
+    leftovers: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -92,6 +101,8 @@ class SandboxResult:
             return "killed after its wall-clock timeout"
         if self.kill_reason == "output-limit":
             return "killed for flooding its output"
+        if self.kill_reason == "memory-limit":
+            return "killed for going past the memory limit"
         if self.signal is not None:
             name = signal.Signals(self.signal).name if self.signal in signal.valid_signals() else str(self.signal)
             return f"killed by {name}{_SIGNAL_HINTS.get(self.signal, '')}"
@@ -122,31 +133,34 @@ def sandbox_env(env: Mapping[str, str] | None, *, workspace: Path) -> tuple[dict
     return base, dropped
 
 
-def default_ro_binds(extra: Sequence[Path] = ()) -> list[Path]:
-    """Host paths under /tmp that the command needs (python, this project); bwrap's tmpfs hides them."""
+def toolchain_binds(extra: Sequence[Path] = ()) -> list[Path]:
+    """What a box sees read-only besides the system dirs: this Python (its venv and its install),
+    and `extra` (PASS's code for its agent, a fixture). Never $HOME or PASS's data dir as a whole."""
     candidates = [
         Path(sys.prefix),
         Path(sys.base_prefix),
         Path(os.path.realpath(sys.executable)).parent.parent,
-        PROJECT_ROOT,
         *extra,
     ]
     binds: list[Path] = []
     for path in candidates:
         resolved = path.resolve()
-        if resolved.is_relative_to(_HIDDEN_BY_BWRAP) and resolved.exists() and resolved not in binds:
+        if resolved != Path("/") and resolved.exists() and resolved not in binds:
             binds.append(resolved)
     return binds
 
 
-def _child_setup(limits: Limits, procs_file: str | None) -> Callable[[], None]:
+def _child_setup(limits: Limits, procs_files: tuple[str, ...], memory_capped: bool) -> Callable[[], None]:
     def setup() -> None:
-        if procs_file is not None:
-            cgroup.join(procs_file)
-        mb = 1024 * 1024
+        # The box dies with the worker: SIGKILL when the thread that started it goes away.
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if procs_files:
+            cgroup.join(procs_files)
+        mb = _MB
         # Soft CPU limit sends SIGXCPU, the hard one a second later SIGKILL.
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
+        address_space = limits.memory_mb * mb * (_AS_SLACK_WITH_CGROUP if memory_capped else 1)
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -166,8 +180,22 @@ class SandboxProcess:
     enforced: tuple[str, ...]
     env_dropped: tuple[str, ...]
     started: float
-    group: cgroup.PidsCgroup | None = None
+    group: cgroup.SandboxCgroup | None = None
     kill_reason: str | None = field(default=None)
+    # Read end of the reaper's report pipe (None when the command runs without the reaper).
+    report_fd: int | None = None
+
+    def leftovers(self) -> tuple[str, ...]:
+        """What the reaper reported, once the box has exited."""
+        if self.report_fd is None:
+            return ()
+        chunks = []
+        os.set_blocking(self.report_fd, False)
+        with contextlib.suppress(BlockingIOError, OSError):
+            while chunk := os.read(self.report_fd, 65536):
+                chunks.append(chunk)
+        lines = b"".join(chunks).decode("utf-8", "replace").splitlines()
+        return tuple(line for line in lines if line.strip())
 
     def kill(self, reason: str) -> None:
         """Kill the whole tree: its process group and, where we have one, every cgroup member."""
@@ -179,6 +207,10 @@ class SandboxProcess:
             self.group.kill_all()
 
     async def close(self) -> None:
+        if self.report_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.report_fd)
+            self.report_fd = None
         if self.process.returncode is None:
             self.kill("closed")
             await self.process.wait()
@@ -201,26 +233,43 @@ async def spawn_sandboxed(
     limits: Limits = Limits(),
     env: Mapping[str, str] | None = None,
     ro_binds: Sequence[Path] = (),
+    hidden: Sequence[Path] = (),
     stdin_pipe: bool = False,
     stream_limit: int = 2**16,
+    reap: bool = False,
 ) -> SandboxProcess:
+    """Start `argv` in the box. With `reap`, it runs under the in-box reaper, which names and kills
+    whatever the command leaves running when it exits (`SandboxProcess.leftovers`)."""
     if not argv:
         raise SandboxError("empty command")
     workspace = workspace.resolve()  # noqa: ASYNC240 - no I/O beyond a cached stat
     if not workspace.is_dir():
         raise SandboxError(f"workspace {workspace} is not a directory")
+    await _reap_stale_once()
     reached = level if level is not None else await detect_isolation()
     child_env, dropped = sandbox_env(env, workspace=workspace)
-    full = wrap_argv(reached, argv, workspace=workspace, env=child_env, ro_binds=default_ro_binds(ro_binds))
-    group = cgroup.PidsCgroup.create(limits.processes)
+    binds = toolchain_binds(ro_binds)
+    report_r: int | None = None
+    report_w: int | None = None
+    command = list(argv)
+    if reap:
+        report_r, report_w = os.pipe()
+        command = [sys.executable, "-I", "-S", str(REAPER), str(report_w), "--", *argv]
+        binds.append(REAPER)
+    full = wrap_argv(reached, command, workspace=workspace, env=child_env, ro_binds=binds, hidden=hidden)
+    group = cgroup.SandboxCgroup.create(limits.processes, limits.memory_mb * _MB)
+    memory_capped = group is not None and group.memory_dir is not None
     enforced = [
         *GUARANTEES[reached],
         f"cpu={limits.cpu_seconds}s",
-        f"memory={limits.memory_mb}MB",
+        f"memory={limits.memory_mb}MB" + (" per check (cgroup)" if memory_capped else " per process"),
         f"file-size={limits.file_size_mb}MB",
         f"open-files={limits.open_files}",
+        "dies-with-worker",
     ]
-    if group is not None:
+    if reap:
+        enforced.append("no-leftover-processes")
+    if group is not None and group.caps_pids:
         enforced.append(f"pids-cgroup={limits.processes}")
     elif os.getuid() != 0:
         enforced.append(f"nproc={limits.processes}")
@@ -235,10 +284,14 @@ async def spawn_sandboxed(
             cwd=workspace,
             env=child_env,
             start_new_session=True,
-            preexec_fn=_child_setup(limits, group.procs_file if group else None),
+            preexec_fn=_child_setup(limits, group.procs_files if group else (), memory_capped),
             limit=stream_limit,
+            pass_fds=(report_w,) if report_w is not None else (),
         )
     except (OSError, subprocess.SubprocessError) as exc:
+        for fd in (report_r, report_w):
+            if fd is not None:
+                os.close(fd)
         if group is not None:
             group.try_remove()
         tool = tool_for(reached) or argv[0]
@@ -246,6 +299,8 @@ async def spawn_sandboxed(
             f"could not start {tool}: {exc.__class__.__name__}",
             diagnosis=f"starting `{argv[0]}` at isolation level {reached.label} failed: {exc}",
         ) from exc
+    if report_w is not None:
+        os.close(report_w)  # only the reaper holds the write end: EOF once it is gone
     return SandboxProcess(
         process=process,
         argv=tuple(argv),
@@ -254,7 +309,18 @@ async def spawn_sandboxed(
         env_dropped=dropped,
         started=time.monotonic(),
         group=group,
+        report_fd=report_r,
     )
+
+
+_stale_reaped: list[str] = []
+
+
+async def _reap_stale_once() -> None:
+    """On a worker's first sandboxed command, kill what a dead worker's boxes left behind."""
+    if not _stale_reaped:
+        _stale_reaped.append("done")
+        await asyncio.to_thread(cgroup.reap_stale)
 
 
 class _OutputBudget:
@@ -313,6 +379,8 @@ async def run_sandboxed(
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
     ro_binds: Sequence[Path] = (),
+    hidden: Sequence[Path] = (),
+    reap: bool = False,
 ) -> SandboxResult:
     """Run `argv` (never through a shell) in the sandbox and wait for it, within `timeout_s`."""
     box = await spawn_sandboxed(
@@ -322,7 +390,9 @@ async def run_sandboxed(
         limits=limits,
         env=env,
         ro_binds=ro_binds,
+        hidden=hidden,
         stdin_pipe=stdin is not None,
+        reap=reap,
     )
     proc = box.process
     budget = _OutputBudget(limits.output_kill_bytes)
@@ -331,10 +401,19 @@ async def run_sandboxed(
     feed_task = asyncio.create_task(_feed(proc, stdin)) if stdin is not None else None
     finished: asyncio.Future[Any] = asyncio.gather(proc.wait(), out_task, err_task)
     flood: asyncio.Future[Any] = asyncio.ensure_future(budget.exceeded.wait())
+    watched = {finished, flood}
+    enforced = list(box.enforced)
+    over_memory: asyncio.Future[Any] | None = None
+    if box.group is None or box.group.memory_dir is None:
+        # No memory cgroup here: the whole tree's memory is still bounded, by sampling it.
+        over_memory = asyncio.ensure_future(memory_watch.exceeded(proc.pid, limits.memory_mb * _MB))
+        watched.add(over_memory)
+        enforced.append(f"memory-watchdog={limits.memory_mb}MB per check")
     try:
-        done, _ = await asyncio.wait({finished, flood}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(watched, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         if finished not in done:
-            box.kill("output-limit" if flood in done else "timeout")
+            reason = "output-limit" if flood in done else "memory-limit" if over_memory in done else "timeout"
+            box.kill(reason)
             # An escaped grandchild could hold the pipes open; stop reading after a grace period.
             done, _ = await asyncio.wait({finished}, timeout=_KILL_GRACE_S)
             if finished not in done:
@@ -343,8 +422,14 @@ async def run_sandboxed(
             await proc.wait()
     finally:
         flood.cancel()
+        if over_memory is not None:
+            over_memory.cancel()
         if feed_task is not None:
             feed_task.cancel()
+        leftovers = box.leftovers() if proc.returncode is not None else ()
+        # Any member killed for memory ends the check so, even when the command itself exits 0.
+        if box.kill_reason is None and box.group is not None and box.group.oom_killed():
+            box.kill_reason = "memory-limit"
         await box.close()
         with contextlib.suppress(asyncio.CancelledError):
             await finished
@@ -365,6 +450,7 @@ async def run_sandboxed(
         killed=box.kill_reason is not None,
         kill_reason=box.kill_reason,
         duration_s=round(time.monotonic() - box.started, 4),
-        enforced=(*box.enforced, f"timeout={timeout_s:g}s", f"output-cap={limits.output_bytes}B"),
+        enforced=(*enforced, f"timeout={timeout_s:g}s", f"output-cap={limits.output_bytes}B"),
         env_dropped=box.env_dropped,
+        leftovers=leftovers,
     )

@@ -30,10 +30,12 @@ class RepoChecks:
     store: RedisRunStore
     clone_token: SecretStr | None = None
     git_base_url: str = "https://github.com"
+    # Never visible to a repo's code, even under a bound toolchain: the embedded Redis socket and AOF.
+    hidden: tuple[Path, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: CommandPolicy, store: RedisRunStore) -> RepoChecks:
-        return cls(policy, store, settings.github_token, git_base_url(settings.github_api_url))
+        return cls(policy, store, settings.github_token, git_base_url(settings.github_api_url), (settings.data_dir,))
 
     async def verify(self, target: str | Path) -> RepoVerification:
         from bot.bootstrap import audit_recorder  # the recorder lives with the other wiring
@@ -44,4 +46,5 @@ class RepoChecks:
             record=audit_recorder(self.store),
             clone_token=self.clone_token,
             git_base_url=self.git_base_url,
+            hidden=self.hidden,
         )

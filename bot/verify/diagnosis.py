@@ -10,7 +10,8 @@ from bot.verify.findings import RepoFinding
 
 @dataclass(frozen=True)
 class CheckRun:
-    """How one check went. `status`: passed, failed, blocked, timed_out, killed, error."""
+    """How one check went. `status`: passed, failed, blocked, timed_out, killed, error, or
+    unavailable (the worker cannot run it: a warning finding, not a failure of the repo)."""
 
     name: str
     argv: tuple[str, ...]
@@ -23,7 +24,7 @@ class CheckRun:
 
     @property
     def failed(self) -> bool:
-        return self.status != "passed"
+        return self.status not in ("passed", "unavailable")
 
     def to_json(self) -> dict[str, object]:
         return {

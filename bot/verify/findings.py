@@ -114,17 +114,29 @@ def parse_mypy(check: str, result: SandboxResult, workspace: Path) -> list[RepoF
 
 JUNIT_FILE = ".pass-junit.xml"
 _PYTEST_FAILED = re.compile(r"^(?:FAILED|ERROR) (?P<node>\S+?)(?: - (?P<msg>.*))?$")
+# pytest-timeout's failure: "Failed: Timeout (>3.0s) from pytest-timeout."
+_PYTEST_TIMEOUT = re.compile(r"Timeout \(>(?P<seconds>[\d.]+)s\) from pytest-timeout")
+
+
+def _hung(node: str, message: str) -> str | None:
+    """The words for a test cut off by its per-test limit, or None when it failed otherwise."""
+    if match := _PYTEST_TIMEOUT.search(message):
+        return f"{node} hung: cut off after {float(match['seconds']):g} s (the per-test limit)"
+    return None
 
 
 def parse_pytest(check: str, result: SandboxResult, workspace: Path) -> list[RepoFinding]:
     junit = workspace / JUNIT_FILE
     if junit.is_file():
-        return _parse_junit(check, junit)
+        found = _parse_junit(check, junit)
+        # A hung test first: it is what held the run, and what a diagnosis should name.
+        return sorted(found, key=lambda f: " hung: cut off after " not in f.text)
     found = []
     for line in result.stdout.splitlines():
         if match := _PYTEST_FAILED.match(line.strip()):
             node = match["node"]
-            found.append(located(check, node.split("::")[0], None, f"{node} failed: {match['msg'] or ''}".strip()))
+            text = _hung(node, match["msg"] or "") or f"{node} failed: {match['msg'] or ''}".strip()
+            found.append(located(check, node.split("::")[0], None, text))
     return found
 
 
@@ -144,8 +156,9 @@ def _parse_junit(check: str, path: Path) -> list[RepoFinding]:
             node = f"{file}::{case.get('name')}" if file else f"{case.get('classname')}::{case.get('name')}"
             message = (problem.get("message") or "").splitlines()[0] if problem.get("message") else outcome
             verb = "failed" if outcome == "failure" else "errored"
+            text = _hung(node, message) or f"{node} {verb}: {message}"
             # junit lines are 0-based def lines; show the 1-based line of the test function.
-            found.append(located(check, file, int(line) + 1 if line else None, f"{node} {verb}: {message}"))
+            found.append(located(check, file, int(line) + 1 if line else None, text))
     return found
 
 

@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,12 +27,20 @@ from bot.domain.secrets import find_secrets
 from bot.errors import BadInput, ConfigError
 from bot.sandbox.broker import RecordFn
 from bot.sandbox.command_policy import CommandPolicy
-from bot.sandbox.isolation import GUARANTEES, IsolationLevel, detect_isolation, isolation_requirement
+from bot.sandbox.isolation import (
+    GUARANTEES,
+    WRITABLE_ROOT_WARNING,
+    IsolationLevel,
+    bwrap_version,
+    detect_isolation,
+    find_bwrap,
+    isolation_requirement,
+)
 from bot.sandbox.runner import Limits, SandboxResult, run_sandboxed
 from bot.sandbox.sandboxed_planner import fresh_workspace, remove_workspace
 from bot.verify.diagnosis import CheckRun, Diagnosis, diagnose
 from bot.verify.findings import PARSERS, RepoFinding, located
-from bot.verify.toolchain import CheckSpec, detect_checks
+from bot.verify.toolchain import CheckSpec, DetectedChecks, detect_checks
 
 _REPO_SLUG = re.compile(r"^(?P<owner>[\w.-]+)/(?P<name>[\w.-]+?)(?:@(?P<ref>[\w./-]+))?$")
 _MAX_SCANNED_BYTES = 1_000_000
@@ -56,6 +64,8 @@ class RepoVerification:
     duration_s: float = 0.0
     # From the moment the first failing check finished to the diagnosis being ready.
     time_to_diagnosis_s: float | None = None
+    # The box in words: "bwrap, bundled bubblewrap 0.11.0 (/…/bwrap)", "unshare (below bubblewrap: …)".
+    sandbox: str = ""
 
     def report(self) -> VerificationReport:
         return VerificationReport(passed=self.passed, findings=list(self.findings))
@@ -68,6 +78,7 @@ class RepoVerification:
             "checks": [c.to_json() for c in self.checks],
             "diagnosis": self.diagnosis.to_json() if self.diagnosis else None,
             "isolation": self.isolation,
+            "sandbox": self.sandbox,
             "enforced": list(self.enforced),
             "requirements": [r.model_dump(mode="json") for r in self.requirements],
             "notes": self.notes,
@@ -88,11 +99,15 @@ async def verify_repo(
     git_base_url: str = "https://github.com",
     workspace_parent: Path | None = None,
     max_parallel: int = 2,
+    hidden: tuple[Path, ...] = (),
 ) -> RepoVerification:
+    """Verify `target` in the sandbox. `hidden` are host paths the repo's code must never see
+    (PASS's data dir: the Redis socket and its AOF) even where a toolchain bind would show them."""
     started = time.monotonic()
     reached = level if level is not None else await detect_isolation()
+    sandbox = await describe_sandbox(reached)
     # A repo's own code (its tests, its build) is untrusted: it never runs below the policy's
-    # repo-check minimum, which by default hides the worker's processes and their environment.
+    # repo-check minimum, by default bwrap, the one level whose root is read-only.
     minimum = max(policy.sandbox.minimum, policy.sandbox.repo_checks_minimum)
     requirement = isolation_requirement(reached, minimum)
     if not requirement.ok:
@@ -105,25 +120,55 @@ async def verify_repo(
             isolation=reached.label,
             enforced=GUARANTEES[reached],
             requirements=[requirement],
+            notes=[f"sandbox: {sandbox}; the repo's code was not run"],
+            sandbox=sandbox,
         )
     clone_dir: Path | None = None
     source = Path(target)
     is_dir = await asyncio.to_thread(source.is_dir)
     if not (isinstance(target, Path) or is_dir):
         clone_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="passbot-clone-", dir=workspace_parent))
-        source = clone_dir / "repo"
-        await clone_repo(str(target), source, token=clone_token, git_base_url=git_base_url)
     elif not is_dir:
         raise BadInput(f"{target} is not a directory")
-    workspace = await fresh_workspace(source, workspace_parent)
     try:
-        return await _verify_workspace(
-            str(target), workspace, policy, reached, check_timeout_s, limits, record, max_parallel, started
-        )
+        if clone_dir is not None:
+            source = clone_dir / "repo"
+            await clone_repo(str(target), source, token=clone_token, git_base_url=git_base_url)
+        workspace = await fresh_workspace(source, workspace_parent)
+        try:
+            result = await _verify_workspace(
+                str(target),
+                workspace,
+                policy,
+                reached,
+                _CheckBudget(check_timeout_s, limits, policy.sandbox.test_timeout_s, hidden),
+                record,
+                max_parallel,
+                started,
+            )
+        finally:
+            await remove_workspace(workspace)
     finally:
-        await remove_workspace(workspace)
         if clone_dir is not None:
             await asyncio.to_thread(shutil.rmtree, clone_dir, True)
+    return replace(result, sandbox=sandbox, notes=[f"sandbox: {sandbox}", *result.notes])
+
+
+async def describe_sandbox(level: IsolationLevel) -> str:
+    """The level and, at bwrap, which binary and version: what `doctor` and every report show."""
+    if level is IsolationLevel.BWRAP and (binary := find_bwrap()) is not None:
+        return f"bwrap, {(await bwrap_version(binary)).describe()}"
+    if level is IsolationLevel.BWRAP:
+        return "bwrap"
+    return f"{level.label} (below bubblewrap: root filesystem writable)"
+
+
+@dataclass(frozen=True)
+class _CheckBudget:
+    check_timeout_s: float | None
+    limits: Limits | None
+    test_timeout_s: float
+    hidden: tuple[Path, ...]
 
 
 async def _verify_workspace(
@@ -131,17 +176,16 @@ async def _verify_workspace(
     workspace: Path,
     policy: CommandPolicy,
     level: IsolationLevel,
-    check_timeout_s: float | None,
-    limits: Limits | None,
+    budget: _CheckBudget,
     record: RecordFn | None,
     max_parallel: int,
     started: float,
 ) -> RepoVerification:
     bad_config: CheckRun | None = None
     try:
-        specs, notes, scan_secrets = await asyncio.to_thread(detect_checks, workspace)
+        detected = await asyncio.to_thread(detect_checks, workspace, test_timeout_s=budget.test_timeout_s)
     except ConfigError as exc:
-        specs, notes, scan_secrets = [], [], True
+        detected = DetectedChecks([])
         bad_config = CheckRun(
             name="pass.yml",
             argv=(),
@@ -149,13 +193,14 @@ async def _verify_workspace(
             detail=str(exc),
             findings=[located("pass.yml", ".pass.yml", None, str(exc).split(": ", 1)[-1])],
         )
+    specs, notes, scan_secrets = detected.checks, list(detected.notes), detected.scan_secrets
     gate = asyncio.Semaphore(max_parallel)
     finished_at: dict[str, float] = {}
     enforced: list[tuple[str, ...]] = []
 
     async def one(spec: CheckSpec) -> CheckRun:
         async with gate:
-            run, result = await _run_check(spec, workspace, policy, level, check_timeout_s, limits)
+            run, result = await _run_check(spec, workspace, policy, level, budget)
         finished_at[spec.name] = time.monotonic()
         if result is not None:
             enforced.append(result.enforced)
@@ -164,6 +209,15 @@ async def _verify_workspace(
         return run
 
     runs = list(await asyncio.gather(*(one(spec) for spec in specs)))
+    for name, why in detected.unavailable:
+        finding = located(name, None, None, why, severity=Severity.WARNING)
+        runs.append(CheckRun(name, (), "unavailable", detail=why, findings=[finding]))
+        notes.append(f"warning: {why}")
+    if level < IsolationLevel.BWRAP:
+        # Only reachable when a policy lowered the repo-check minimum on purpose: say what that cost.
+        warning = located("sandbox", None, None, WRITABLE_ROOT_WARNING, severity=Severity.WARNING)
+        runs.append(CheckRun("sandbox", (), "unavailable", detail=WRITABLE_ROOT_WARNING, findings=[warning]))
+        notes.append(f"warning: {WRITABLE_ROOT_WARNING}")
     if bad_config is not None:
         runs.insert(0, bad_config)
         finished_at[bad_config.name] = time.monotonic()
@@ -194,21 +248,23 @@ async def _run_check(
     workspace: Path,
     policy: CommandPolicy,
     level: IsolationLevel,
-    check_timeout_s: float | None,
-    limits: Limits | None,
+    budget: _CheckBudget,
 ) -> tuple[CheckRun, SandboxResult | None]:
     decision = policy.decide(list(spec.argv), workspace)
     if not decision.allowed:
         finding = located(spec.name, None, None, f"`{' '.join(spec.argv)}` {decision.describe()}")
         run = CheckRun(spec.name, spec.argv, "blocked", rule=decision.rule, detail=decision.reason, findings=[finding])
         return run, None
-    timeout = spec.timeout_s or check_timeout_s or policy.sandbox.check_timeout_s
+    timeout = spec.timeout_s or budget.check_timeout_s or policy.sandbox.check_timeout_s
+    limits = budget.limits or policy.sandbox.limits.to_limits()
     result = await run_sandboxed(
         decision.argv,
         workspace=workspace,
         level=level,
         timeout_s=timeout,
-        limits=limits or policy.sandbox.limits.to_limits(),
+        limits=limits,
+        hidden=budget.hidden,
+        reap=True,
     )
     findings = PARSERS[spec.parser](spec.name, result, workspace)
 
@@ -225,11 +281,24 @@ async def _run_check(
         return finished("timed_out", detail)
     if result.killed or result.signal is not None:
         detail = result.describe()
+        if result.kill_reason == "memory-limit":
+            detail += f" of {limits.memory_mb} MB for the whole check"
+        elif result.kill_reason == "output-limit":
+            detail += f" (more than {limits.output_kill_bytes // 1_000_000} MB)"
         findings.append(located(spec.name, None, None, f"{spec.name} was {detail}"))
+        return finished("killed", detail)
+    if result.leftovers:
+        count = len(result.leftovers)
+        detail = (
+            f"left {count} process{'es' if count != 1 else ''} running after it finished "
+            f"({'; '.join(result.leftovers[:3])}); the sandbox killed {'them' if count != 1 else 'it'}"
+        )
+        findings.insert(0, located(spec.name, None, None, f"{spec.name} {detail}"))
         return finished("killed", detail)
     passed = result.exit_code == 0 or (spec.parser == "pytest" and result.exit_code == _PYTEST_NO_TESTS)
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    if passed and not errors:
+    # bandit exits 1 on any issue, a low-severity one too: a tool we parse fails on its errors only.
+    if (passed or (findings and spec.parser != "plain")) and not errors:
         return finished("passed")
     if findings:
         return finished("failed")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox import cgroup
+from bot.sandbox.command_policy import CommandPolicy, CommandsFile
 from bot.sandbox.isolation import IsolationLevel, wrap_argv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sandbox"
@@ -36,11 +37,12 @@ def process_cap_enforced() -> bool:
     """A fork bomb is only safe to run when a process cap really binds us."""
     if os.getuid() != 0:
         return True
-    group = cgroup.PidsCgroup.create(8)
+    group = cgroup.SandboxCgroup.create(8)
     if group is None:
         return False
+    capped = group.caps_pids
     group.try_remove()
-    return True
+    return capped
 
 
 def at(*levels: IsolationLevel) -> pytest.MarkDecorator:
@@ -58,6 +60,12 @@ def at(*levels: IsolationLevel) -> pytest.MarkDecorator:
 
 ALL_LEVELS = tuple(IsolationLevel)
 NETWORK_LEVELS = (IsolationLevel.BWRAP, IsolationLevel.UNSHARE)
+
+
+def with_sandbox(policy: CommandPolicy, **changes: object) -> CommandPolicy:
+    """`policy` with some of its `sandbox:` settings changed (a short per-test limit, a lower minimum)."""
+    spec = policy.spec.model_dump()
+    return CommandPolicy(CommandsFile.model_validate({**spec, "sandbox": {**spec["sandbox"], **changes}}))
 
 
 class Recorder:

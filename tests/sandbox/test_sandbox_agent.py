@@ -84,6 +84,25 @@ async def test_a_planner_runs_inside_the_agent_and_its_requests_are_recorded(
     ]
 
 
+@at(*ALL_LEVELS)
+async def test_an_agent_may_run_the_repos_own_tests_only_where_repo_code_may_run(
+    policy, recorder: Recorder, prd: Prd, level: IsolationLevel, tmp_path: Path
+) -> None:
+    """Below bwrap a repo's tests could write outside the box (PASS's venv): refused, as for verify."""
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    marker = tmp_path / "outside.txt"
+    (repo / "tests" / "test_x.py").write_text(f"def test_x():\n    open({str(marker)!r}, 'w').write('pwned')\n")
+    sandboxed = planner(policy, recorder, "RepoTestPlanner", level=level, repo_path=repo)
+    outcome = await sandboxed.plan(prd, PlanningContext(run_id="run-1"))
+    if level is IsolationLevel.BWRAP:
+        assert outcome.plan.summary == "ran exit=1"  # the test ran; its write did not land
+    else:
+        assert outcome.plan.summary == "refused:repo-code-isolation"
+        assert ("command.run", "repo-code-isolation") in recorder.refusals()
+    assert not marker.exists()
+
+
 async def test_llm_calls_go_through_the_broker_which_meters_them(policy, recorder: Recorder, prd: Prd) -> None:
     llm = FakeLlm("plan from the model", Usage(prompt_tokens=120, completion_tokens=30, cost_usd=0.002))
     outcome = await planner(policy, recorder, "LlmEchoPlanner", llm=llm).plan(prd, PlanningContext(run_id="r"))
@@ -140,7 +159,7 @@ def job(prd: Prd) -> Job:
 async def test_garbage_on_the_protocol_is_refused_and_recorded_and_the_run_goes_on(
     policy, recorder: Recorder, prd: Prd, workspace: Path
 ) -> None:
-    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30)
+    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS])
     run = await broker.run(job(prd), agent_argv=[PYTHON, str(AGENTS / "garbage_agent.py")])
     assert run.result.planner == "garbage"
     assert [rule for _, rule in recorder.refusals()] == [
@@ -159,7 +178,7 @@ async def test_garbage_on_the_protocol_is_refused_and_recorded_and_the_run_goes_
 async def test_an_agent_that_only_sends_garbage_is_stopped(
     policy, recorder: Recorder, prd: Prd, workspace: Path
 ) -> None:
-    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30)
+    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS])
     with pytest.raises(AgentMisbehaved) as caught:
         await broker.run(job(prd), agent_argv=[PYTHON, str(AGENTS / "flood_agent.py")])
     assert "refused messages" in caught.value.diagnosis
@@ -171,7 +190,7 @@ async def test_an_agent_that_only_sends_garbage_is_stopped(
 async def test_a_hanging_agent_is_killed_and_the_run_fails_with_a_diagnosis(
     policy, recorder: Recorder, prd: Prd, workspace: Path, level: IsolationLevel
 ) -> None:
-    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=level, timeout_s=1)
+    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=level, timeout_s=1, pythonpath=[AGENTS])
     with pytest.raises(AgentTimedOut) as caught:
         await broker.run(job(prd), agent_argv=[PYTHON, str(AGENTS / "hang_agent.py")])
     assert "did not finish within 1 s" in caught.value.diagnosis
@@ -181,7 +200,7 @@ async def test_a_hanging_agent_is_killed_and_the_run_fails_with_a_diagnosis(
 async def test_an_agent_that_dies_is_reported_with_its_last_words(
     policy, recorder: Recorder, prd: Prd, workspace: Path
 ) -> None:
-    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30)
+    broker = Broker(workspace=workspace, policy=policy, record=recorder, level=BEST, timeout_s=30, pythonpath=[AGENTS])
     with pytest.raises(AgentCrashed) as caught:
         await broker.run(job(prd), agent_argv=[PYTHON, str(AGENTS / "crash_agent.py")])
     assert "exit code 1" in caught.value.diagnosis
@@ -192,7 +211,9 @@ async def test_a_memory_hungry_planner_fails_the_run_with_the_reason(policy, rec
     sandboxed = planner(policy, recorder, "MemoryHogPlanner", limits=Limits(memory_mb=512))
     with pytest.raises(AgentFailed) as caught:
         await sandboxed.plan(prd, PlanningContext(run_id="r"))
-    assert "MemoryError" in caught.value.diagnosis
+    # A per-process limit shows as Python's MemoryError; a memory cgroup over the box kills and says so.
+    diagnosis = caught.value.diagnosis
+    assert "MemoryError" in diagnosis or "killed for going past the memory limit of its sandbox" in diagnosis
 
 
 async def test_below_the_policys_minimum_isolation_planning_is_blocked_with_the_fix(

@@ -6,11 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import ALL_LEVELS, AVAILABLE, FIXTURES, Recorder, at
+from sandbox_helpers import ALL_LEVELS, AVAILABLE, FIXTURES, Recorder, at, with_sandbox
 
 from bot.errors import BadInput
 from bot.sandbox.command_policy import CommandPolicy, CommandsFile
-from bot.sandbox.isolation import IsolationLevel
+from bot.sandbox.isolation import WRITABLE_ROOT_WARNING, IsolationLevel
 from bot.verify.repo import verify_repo
 
 SAMPLE = FIXTURES / "sample_repo"
@@ -46,7 +46,9 @@ async def test_the_sample_repo_gets_exactly_its_three_problems_and_a_pointed_dia
         )
     )
     result = await verify_repo(SAMPLE, lowered, level=level, record=recorder)
-    assert [(f.check, f.severity.value, f.message) for f in result.findings] == EXPECTED
+    # Below bwrap the report also says, as a warning, that the repo's code had a writable root.
+    lowered_warning = [("sandbox", "warning", WRITABLE_ROOT_WARNING)] if level < IsolationLevel.BWRAP else []
+    assert [(f.check, f.severity.value, f.message) for f in result.findings] == EXPECTED + lowered_warning
     assert not result.passed
     assert result.isolation == level.label
     assert {c.name: c.status for c in result.checks} == {
@@ -55,6 +57,7 @@ async def test_the_sample_repo_gets_exactly_its_three_problems_and_a_pointed_dia
         "pytest": "failed",
         "bandit": "passed",
         "secrets": "passed",
+        **({"sandbox": "unavailable"} if lowered_warning else {}),
     }
     diagnosis = result.diagnosis
     assert diagnosis is not None
@@ -151,3 +154,85 @@ def test_the_clone_token_goes_only_to_the_configured_github_over_https() -> None
     assert not _token_may_go_to("https://evil.example/acme/app.git", "https://github.com")
     assert not _token_may_go_to("http://github.com/acme/app.git", "https://github.com")
     assert not _token_may_go_to("file:///tmp/x.git", "https://github.com")
+
+
+async def test_a_hung_test_is_cut_off_at_the_per_test_limit_and_the_others_still_report(
+    policy: CommandPolicy,
+) -> None:
+    result = await verify_repo(HOSTILE_REPOS / "sleepy", with_sandbox(policy, test_timeout_s=1), level=BEST)
+    pytest_run = next(c for c in result.checks if c.name == "pytest")
+    # The check ran to its end (not killed at the 300 s check timeout): test_quick's pass is counted.
+    assert pytest_run.status == "failed" and pytest_run.exit_code == 1
+    assert [f.message for f in pytest_run.findings] == [
+        "tests/test_sleep.py:9: tests/test_sleep.py::test_sleeps_forever hung: cut off after 1 s (the per-test limit)"
+    ]
+    assert result.diagnosis is not None
+    assert result.diagnosis.likely_cause == (
+        "a failing test at tests/test_sleep.py:9: "
+        "tests/test_sleep.py::test_sleeps_forever hung: cut off after 1 s (the per-test limit)"
+    )
+
+
+def test_the_shipped_per_test_limit_is_a_minute_at_most(policy: CommandPolicy) -> None:
+    assert policy.spec.sandbox.test_timeout_s <= 60
+
+
+# The attack pass's kind of bomb (its was 439 bytes): nine levels of nine aliases, 9**9 strings expanded.
+ALIAS_BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+checks: [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+async def test_a_yaml_alias_bomb_in_pass_yml_is_refused_not_expanded(policy: CommandPolicy, tmp_path: Path) -> None:
+    repo = tmp_path / "bomb"
+    repo.mkdir()
+    (repo / ".pass.yml").write_text(ALIAS_BOMB)
+    result = await verify_repo(repo, policy, level=BEST)
+    assert not result.passed
+    assert [(c.name, c.status) for c in result.checks] == [("pass.yml", "failed"), ("secrets", "passed")]
+    assert "expand to more than 10000 values (a YAML alias bomb?)" in result.findings[0].message
+
+
+async def test_an_oversized_pass_yml_is_refused(policy: CommandPolicy, tmp_path: Path) -> None:
+    repo = tmp_path / "big"
+    repo.mkdir()
+    (repo / ".pass.yml").write_text("checks: []\n" + "# padding\n" * 8000)
+    result = await verify_repo(repo, policy, level=BEST)
+    assert "larger than 64 KB" in result.findings[0].message
+
+
+async def test_a_failed_clone_leaves_no_clone_directory(policy: CommandPolicy, tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="could not clone"):
+        await verify_repo(f"file://{tmp_path}/no-such-repo#main", policy, level=BEST, workspace_parent=tmp_path)
+    assert list(tmp_path.glob("passbot-clone-*")) == []
+
+
+async def test_a_check_the_worker_cannot_run_is_a_warning_finding(
+    policy: CommandPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.verify.repo as repo_module
+    from bot.verify.toolchain import detect_checks
+
+    def without_bandit(root: Path, **kwargs: float) -> object:
+        return detect_checks(root, available=lambda tool: tool != "bandit", **kwargs)
+
+    monkeypatch.setattr(repo_module, "detect_checks", without_bandit)
+    result = await verify_repo(SAMPLE, policy, level=BEST)
+    warnings = [(f.check, f.message) for f in result.findings if f.severity.value == "warning"]
+    assert warnings == [
+        (
+            "bandit",
+            "security scan did not run: bandit is not installed on the worker; "
+            "reinstall PASS (`pip install -e .` installs the whole check toolchain)",
+        )
+    ]
+    assert {c.name: c.status for c in result.checks}["bandit"] == "unavailable"
+    assert any(note.startswith("warning: security scan did not run") for note in result.notes)
