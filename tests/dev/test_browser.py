@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.dev.conftest import TINY_PRD, DevProcess
+from tests.dev.conftest import TINY_PRD, VERIFIED_REPO, DevProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -103,3 +103,20 @@ async def walk_through(page: Any) -> None:
     for key in keys:
         await expect(staged).to_contain_text(key)
     await expect(page.locator("#violations-total")).to_have_text("No Slack limit broken so far")
+
+
+async def test_pass_verify_in_the_browser_is_answered_with_emoji_rendered(browser_page: Any, tmp_path: Path) -> None:
+    page = browser_page
+    try:
+        await page.fill("#compose-text", f"/pass verify {VERIFIED_REPO}")
+        await page.click("#send")
+        answers = page.locator("#messages .msg.ephemeral")
+        await expect(answers.first).to_contain_text(f"Checking {VERIFIED_REPO} in the sandbox", timeout=WAIT_MS)
+        await expect(answers.first).to_contain_text("\u23f3")  # :hourglass_flowing_sand:, drawn as Slack draws it
+        await expect(answers.first).not_to_contain_text(":hourglass_flowing_sand:")
+        await expect(answers).to_have_count(2, timeout=WAIT_MS)
+        await expect(answers.nth(1)).to_contain_text("checks passed")
+        await expect(answers.nth(1)).to_contain_text("\u2705")  # :white_check_mark:
+    except BaseException:
+        await page.screenshot(path=str(tmp_path / "failure.png"))
+        raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.dev.identities import ALICE, BOB, MALLORY
 from bot.slack.actions import ActionId, ViewId
-from tests.dev.conftest import TINY_PRD, Page, State, card, ephemerals, shown
+from tests.dev.conftest import TINY_PRD, VERIFIED_REPO, Page, State, card, ephemerals, shown
 
 
 def waiting(state: State) -> bool:
@@ -108,3 +108,13 @@ async def test_a_prd_pasted_on_the_line_after_the_command_keeps_its_title(page: 
     await page.send(f"/pass plan\n{TINY_PRD}")
     state = await page.until(waiting, "the card reaching approval")
     assert "PASS · Simple Todo App PRD" in shown(card(state))
+
+
+async def test_pass_verify_is_answered_on_the_page_with_the_checks_found(page: Page) -> None:
+    await page.send(f"/pass verify {VERIFIED_REPO}", user=BOB.id)
+    seen = await page.until(lambda s: len(ephemerals(s)) == 2, "the acknowledgement and the findings", user=BOB.id)
+    asked, answered = ephemerals(seen)
+    assert f"Checking `{VERIFIED_REPO}` in the sandbox" in asked
+    assert f"`{VERIFIED_REPO}`: all" in answered and "checks passed" in answered, answered
+    assert "sandbox:" in answered, "the answer says which sandbox ran the checks"
+    assert not ephemerals(await page.state(ALICE.id)), "only the person who asked sees the answer"
