@@ -99,7 +99,7 @@ async def _plan_in_foreground(c: Container, args: argparse.Namespace, run: Run, 
             print(render_run(run))
         approved = args.yes or (sys.stdin.isatty() and _ask_approval(run, _sync_target(c, repo)))
         if approved:
-            synced = await _approve_and_sync(c, run, yes=args.yes)
+            synced = await _approve_and_sync(c, run, yes=args.yes, update=args.update)
             if synced is None:
                 # Refused (the reason is on stderr); --json still prints exactly one run object.
                 if args.json:
@@ -131,22 +131,24 @@ async def cmd_approve(c: Container, args: argparse.Namespace) -> int:
             _say("Not approved.")
             return EXIT_ERROR
     async with held(_leases(c), run.run_id):
-        synced = await _approve_and_sync(c, run, yes=args.yes)
+        synced = await _approve_and_sync(c, run, yes=args.yes, update=args.update)
     if synced is None:
         return EXIT_ERROR
     print(render_run(synced))
     return _exit_code(synced)
 
 
-async def _approve_and_sync(c: Container, run: Run, *, yes: bool) -> Run | None:
+async def _approve_and_sync(c: Container, run: Run, *, yes: bool, update: bool = False) -> Run | None:
     """The operator's approval of a CLI run (recorded with how it was given), then the sync.
-    None when the approval is refused (the reason is on stderr)."""
+    None when the approval is refused (the reason is on stderr). A PRD already synced to the repo
+    is skipped unless `update` (--update): then those issues are rewritten from this plan."""
     outcome = await c.approvals.approve(
         run.run_id,
         user=f"cli:{getpass.getuser()}",
         via="cli --yes" if yes else "cli prompt",
         plan_hash=run.plan_hash,
         operator=True,
+        on_earlier="update" if update else "skip",
     )
     if not outcome.accepted:
         _say(outcome.message)
@@ -333,10 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--yes", action="store_true", help="approve non-interactively (recorded as such)")
     plan.add_argument("--dry-run", action="store_true", help="never write to GitHub; stage files instead")
     plan.add_argument("--json", action="store_true", help="print only the run object as JSON on stdout")
+    plan.add_argument(
+        "--update",
+        action="store_true",
+        help="when this PRD was already synced to the repo, rewrite those issues (default: skip, write nothing)",
+    )
 
     approve = sub.add_parser("approve", help="approve a staged CLI run and sync it")
     approve.add_argument("run_id", help="the run id `passbot plan` printed")
     approve.add_argument("--yes", action="store_true", help="approve without asking (recorded as such)")
+    approve.add_argument(
+        "--update",
+        action="store_true",
+        help="when this PRD was already synced to the repo, rewrite those issues (default: skip, write nothing)",
+    )
 
     reject = sub.add_parser("reject", help="reject a staged run")
     reject.add_argument("run_id", help="the run to reject")

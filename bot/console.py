@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain.earlier_sync import already_synced
 from bot.domain.models import Run, Severity
 from bot.domain.status import RunStatus
 
@@ -30,6 +31,10 @@ def render_run(run: Run) -> str:
         for item in run.plan.items:
             deps = f" ← {', '.join(item.depends_on)}" if item.depends_on else ""
             lines.append(f"  {item.key} [{item.estimate}] {item.title}{deps}")
+    if run.earlier_sync is not None and run.status is RunStatus.AWAITING_APPROVAL:
+        lines.append("")
+        lines.append(already_synced(run.earlier_sync))
+        lines.append("Approving writes nothing (skip); approve with --update to rewrite those issues from this plan.")
     said = {c.fix for c in failing}
     # A finding already shown above as a missing requirement (with its fix) is not repeated.
     findings = [f for f in (run.verification.findings if run.verification else []) if f.message not in said]
@@ -70,8 +75,11 @@ def render_outcome(run: Run) -> str:
         lines.append(f"Failed while {run.failure.step}: {run.failure.message}")
     elif run.status is RunStatus.SYNCED and run.sync.dry_run:
         lines.append(run.sync.note or "Dry run: nothing was written to GitHub.")
+    elif run.status is RunStatus.SYNCED and run.earlier_sync is not None and run.on_earlier == "skip":
+        lines.append(run.sync.note)
     elif run.status is RunStatus.SYNCED:
-        lines.append(f"Created in {run.sync.target}:")
+        verb = "Updated and created in" if run.earlier_sync is not None else "Created in"
+        lines.append(f"{verb} {run.sync.target}:")
         lines += [f"  {i.key}: #{i.number} {i.url}" if i.number else f"  {i.key}: not created" for i in run.sync.issues]
         if run.sync.note:
             lines.append(run.sync.note)

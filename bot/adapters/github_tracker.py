@@ -226,6 +226,16 @@ class GitHubTracker:
 
         return await self._call(create)
 
+    async def update_issue(
+        self, full_name: str, number: int, *, title: str, body: str, labels: list[str]
+    ) -> TrackedIssue:
+        def update() -> TrackedIssue:
+            issue = self._repo(full_name).get_issue(number)
+            issue.edit(title=title, body=body, labels=labels)
+            return TrackedIssue(number=issue.number, url=issue.html_url, title=issue.title, body=issue.body or "")
+
+        return await self._call(update)
+
     def _milestone(self, repo: Repository, full_name: str, number: int) -> Milestone:
         cached = self._milestones.get((full_name, number))
         if cached is None:

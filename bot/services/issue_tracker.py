@@ -112,3 +112,7 @@ class IssueTracker(Protocol):
     async def create_issue(
         self, full_name: str, *, title: str, body: str, labels: list[str], milestone: int | None
     ) -> TrackedIssue: ...
+
+    async def update_issue(
+        self, full_name: str, number: int, *, title: str, body: str, labels: list[str]
+    ) -> TrackedIssue: ...

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.queue import JobKind, JobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.metrics import metrics_summary
-from bot.domain.models import Run, Source, utcnow
+from bot.domain.models import OnEarlierSync, Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.domain.windows import parse_window
 from bot.errors import BadInput, RunNotFound
@@ -123,14 +123,26 @@ class SlackFlows:
     # --- the stop-line -------------------------------------------------------------------------
 
     async def approve(
-        self, value: ButtonValue, user: str, reply: Reply, *, selected: frozenset[str] | None = None
+        self,
+        value: ButtonValue,
+        user: str,
+        reply: Reply,
+        *,
+        selected: frozenset[str] | None = None,
+        on_earlier: OnEarlierSync = "skip",
     ) -> None:
         run = await self.store.get(value.run_id)
         rule = self.runs.policies.approvals.rule_for(run)
         groups = await approver_groups(self.client, rule, user)
         via = "slack" if selected is None else f"slack (selected {len(selected)} item(s))"
         outcome = await self.approvals.approve(
-            value.run_id, user=user, via=via, plan_hash=value.plan_hash, user_groups=groups, selected_keys=selected
+            value.run_id,
+            user=user,
+            via=via,
+            plan_hash=value.plan_hash,
+            user_groups=groups,
+            selected_keys=selected,
+            on_earlier=on_earlier,
         )
         if outcome.now_approved:
             # Only the click that completed the approvals gets here (the store's compare-and-set),

@@ -80,7 +80,7 @@ function banner(text) {
 const EMOJI = {
   inbox_tray: "📥", mag: "🔍", brain: "🧠", test_tube: "🧪", raised_hand: "✋", white_check_mark: "✅",
   arrows_counterclockwise: "🔄", rocket: "🚀", no_entry_sign: "🚫", construction: "🚧", x: "❌",
-  hourglass: "⌛", hourglass_flowing_sand: "⏳", heavy_multiplication_x: "✖️", red_circle: "🔴", large_yellow_circle: "🟡",
+  hourglass: "⌛", hourglass_flowing_sand: "⏳", repeat: "🔁", heavy_multiplication_x: "✖️", red_circle: "🔴", large_yellow_circle: "🟡",
   white_circle: "⚪", package: "📦", building_construction: "🏗️", clipboard: "📋", page_facing_up: "📄",
   no_entry: "⛔", warning: "⚠️", wave: "👋", shield: "🛡️", alarm_clock: "⏰", tada: "🎉", memo: "📝",
   bar_chart: "📊", hammer_and_wrench: "🛠️", lock: "🔒", link: "🔗", eyes: "👀", bulb: "💡", bell: "🔔",

@@ -24,6 +24,13 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         user = body["user"]["id"]
         await flows.approve(value, user, ephemeral(flows.client, _channel(body), user))
 
+    @app.action(ActionId.APPROVE_UPDATE.value)
+    async def approve_and_update(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        value = ButtonValue.decode(action.get("value"))
+        await ack()
+        user = body["user"]["id"]
+        await flows.approve(value, user, ephemeral(flows.client, _channel(body), user), on_earlier="update")
+
     @app.action(ActionId.REJECT.value)
     async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         value = ButtonValue.decode(action.get("value"))
