@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.domain.check_names import check_name
 from bot.domain.earlier_sync import already_synced
 from bot.domain.models import Run, Severity
+from bot.domain.money import usd
 from bot.domain.status import RunStatus
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "·"}
@@ -44,14 +46,14 @@ def render_run(run: Run) -> str:
         lines.append(f"Verification {verdict}:")
         for finding in findings:
             where = f" ({finding.item_key})" if finding.item_key else ""
-            lines.append(f"  {_MARK[finding.severity]} {finding.check}{where}: {finding.message}")
+            lines.append(f"  {_MARK[finding.severity]} {check_name(finding.check)}{where}: {finding.message}")
     elif run.verification and run.verification.passed:
         lines.append("")
         lines.append("Verification passed: no findings.")
     usage = run.usage
     if usage.prompt_tokens or usage.completion_tokens:
         lines.append(
-            f"Usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens, ${usage.cost_usd:.4f}"
+            f"Usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens, {usd(usage.cost_usd)}"
         )
     if run.failure:
         lines.append("")

@@ -198,7 +198,7 @@ class RunService:
         prd_findings = check_prd_content(run.prd)
         checks = [
             RequirementCheck(
-                name="prd_has_content",
+                name="PRD has content to plan",
                 ok=not prd_findings,
                 fix=None if not prd_findings else prd_findings[0].message,
             ),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.domain.check_names import plural
 from bot.domain.earlier_sync import already_synced, issue_numbers, number_span
 from bot.domain.models import Approval, Run, Severity, WorkItem
 from bot.domain.status import RunStatus
@@ -112,7 +113,10 @@ def status_label(run: Run) -> tuple[str, str]:
     if run.status is RunStatus.SYNCED and run.sync.dry_run:
         return ":package:", "Staged (dry run: nothing was written to GitHub)"
     if run.status is RunStatus.BLOCKED:
-        return emoji, "Blocked: something PASS needs is missing"
+        if any(not c.ok for c in run.requirements):
+            return emoji, "Blocked: PASS needs something before it can go on"
+        errors = len(run.verification.errors) if run.verification else 0
+        return emoji, f"Blocked: the plan failed verification ({plural(errors, 'error')})"
     return emoji, label
 
 

@@ -7,6 +7,7 @@ more than the card shows (`synced_pages`). The full plan goes up as a file (bot/
 
 from __future__ import annotations
 
+from bot.domain.check_names import check_name, verification_verdict
 from bot.domain.models import Run, Severity, WorkItem
 from bot.slack import limits
 from bot.slack.block_kit import SECTION_BUDGET, Message, context, line_sections, message, paged, section
@@ -80,12 +81,11 @@ def findings_pages(run: Run) -> list[Message]:
     if run.verification is None:
         return []
     findings = run.verification.findings
-    verdict = "passed" if run.verification.passed else "*failed*"
-    lines = [f"Verification {verdict}: {len(findings)} finding(s)."]
+    lines = [verification_verdict(run.verification.passed, findings)]
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     for f in sorted(findings, key=lambda f: order[f.severity]):
         where = f" (`{esc(f.item_key)}`)" if f.item_key else ""
-        lines.append(f"{_MARK[f.severity]} *{esc(f.check)}*{where}: {esc(one_line(f.message))}")
+        lines.append(f"{_MARK[f.severity]} *{esc(check_name(f.check))}*{where}: {esc(one_line(f.message))}")
     return paged(":test_tube: Findings", line_sections(lines), f"Findings for run {run.run_id}")
 
 
@@ -133,4 +133,7 @@ def synced_pages(run: Run) -> list[Message]:
     if len(issues) <= CARD_ISSUE_LINKS:
         return []
     lines = [link(i.url, f"#{i.number} {i.key}") if i.url else f"`{esc(i.key)}`" for i in issues]
-    return paged(":rocket: Created issues", line_sections(lines), f"Issues for run {run.run_id}")
+    title = (
+        ":package: Staged issues (dry run: nothing was written to GitHub)" if run.sync.dry_run else ":rocket: Issues"
+    )
+    return paged(title, line_sections(lines), f"Issues for run {run.run_id}")
