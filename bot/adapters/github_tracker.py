@@ -131,10 +131,14 @@ class GitHubTracker:
         try:
             return await asyncio.to_thread(fn)
         except GithubException as exc:
-            raise translate(exc) from exc
+            error: TrackerError = translate(exc)
+            error.api_url = self._api_url
+            raise error from exc
         except requests.RequestException as exc:
             # A timeout or a dropped connection: for a write, GitHub may or may not have stored it.
-            raise TrackerUnavailable(f"no answer from GitHub ({type(exc).__name__})") from exc
+            error = TrackerUnavailable(f"no answer from GitHub ({type(exc).__name__})")
+            error.api_url = self._api_url
+            raise error from exc
 
     def _repo(self, full_name: str) -> Repository:
         return self._github.get_repo(full_name)  # lazy: no request until an attribute is read

@@ -303,6 +303,7 @@ class GitHubSyncer:
     ) -> TrackedIssue:
         """Create one issue and record it; after an unanswered attempt, look for it before retrying."""
         attempt = 1
+        started = self._wall_clock()
         while True:
             try:
                 issue = await self._pacer.write(
@@ -318,6 +319,7 @@ class GitHubSyncer:
             except TrackerError as exc:
                 delay = retry_delay(exc, attempt, self._policy, self._wall_clock())
                 if delay is None:
+                    _gave_up(exc, attempt, self._wall_clock() - started)
                     raise
                 log.warning(
                     "github.create.retry",
@@ -394,16 +396,23 @@ class GitHubSyncer:
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         attempt = 1
+        started = self._wall_clock()
         while True:
             try:
                 return await call()
             except TrackerError as exc:
                 delay = retry_delay(exc, attempt, self._policy, self._wall_clock())
                 if delay is None:
+                    _gave_up(exc, attempt, self._wall_clock() - started)
                     raise
                 log.warning("github.call.retry", attempt=attempt, wait_s=delay, error=str(exc))
                 await self._sleep(delay)
                 attempt += 1
+
+
+def _gave_up(exc: TrackerError, attempts: int, tried_for_s: float) -> None:
+    exc.attempts = attempts
+    exc.tried_for_s = tried_for_s
 
 
 async def _report(progress: SyncProgress | None, done: int, total: int) -> None:

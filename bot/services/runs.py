@@ -49,16 +49,18 @@ from bot.errors import (
     SyncDeferred,
     TransitionConflict,
 )
+from bot.logging import get_logger
 from bot.planner.port import Planner, PlanningContext, PlanOutcome
 from bot.planner.prd import parse_prd
 from bot.policies import Policies
 from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum, SandboxError
 from bot.services.issue_tracker import TrackerRateLimited, TrackerUnavailable
 from bot.services.ports import Syncer, SyncProgress
-from bot.services.sync_outages import outage_wait, waiting_text
+from bot.services.sync_outages import outage_failure, outage_wait, waiting_text
 from bot.verify.repo import RepoVerification
 
 RunListener = Callable[[Run], Awaitable[None]]
+log = get_logger(__name__)
 
 
 class RepoVerifier(Protocol):
@@ -481,10 +483,19 @@ class RunService:
         except RequirementsMissing as blocked:
             return await self._block(run_id, blocked.checks, str(blocked))
         except (TrackerRateLimited, TrackerUnavailable) as outage:
-            if deferral is None or deferral >= self.policies.limits.max_sync_deferrals:
-                return await self._fail(run_id, outage)
-            wait = outage_wait(outage, deferral, utcnow().timestamp())
             limit = self.policies.limits.max_sync_deferrals
+            if deferral is None or deferral >= limit:
+                started = run.entered_at(RunStatus.SYNCING)
+                failure = outage_failure(
+                    outage,
+                    run_id=run_id,
+                    deferrals=deferral or 0,
+                    max_deferrals=limit,
+                    sync_for_s=(utcnow() - started).total_seconds() if started else None,
+                )
+                log.warning("sync.gave_up", run_id=run_id, error=failure.message, diagnosis=failure.diagnosis)
+                return await self.fail(run_id, failure)
+            wait = outage_wait(outage, deferral, utcnow().timestamp())
             waiting = waiting_text(outage, wait, deferral, limit, utcnow())
             await self.note_waiting(run_id, RunStatus.SYNCING, waiting)
             raise SyncDeferred(run_id, wait, waiting) from outage
