@@ -11,6 +11,7 @@ import asyncio
 import errno
 import getpass
 import json
+import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,7 +23,7 @@ from pydantic import ValidationError
 from bot import __version__
 from bot.adapters.leases import RunLeases, held
 from bot.bootstrap import Container, build
-from bot.console import render_outcome, render_run
+from bot.console import render_outcome, render_run, render_verification
 from bot.domain.models import Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.domain.windows import parse_since
@@ -223,12 +224,7 @@ async def cmd_verify(c: Container, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
         return EXIT_OK if result.passed else EXIT_BLOCKED
-    if result.diagnosis is not None:
-        print(result.diagnosis.render())
-    else:
-        print(f"All {len(result.checks)} checks passed ({result.isolation} sandbox).")
-    for note in result.notes:
-        print(f"  note: {note}")
+    print(render_verification(result))
     return EXIT_OK if result.passed else EXIT_BLOCKED
 
 
@@ -314,12 +310,18 @@ async def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def cmd_doctor(settings: Settings) -> int:
-    from bot.doctor import render, run_checks
+async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 1 when a required part is missing: Redis and the policies always, the parts named by
+    --require, and those the settings show are meant to be used (e.g. Slack half set up)."""
+    from bot.doctor import PARTS, intended_parts, missing_required, render, run_checks, to_json, with_required
 
-    checks = await run_checks(settings)
-    print(render(checks))
-    return EXIT_OK if all(c.ok for c in checks if c.required) else EXIT_ERROR
+    asked = {p.strip() for p in (args.require or "").split(",") if p.strip()}
+    unknown = sorted(asked - PARTS.keys())
+    if unknown:
+        raise BadInput(f"--require takes {', '.join(PARTS)}; not {', '.join(unknown)}")
+    checks = with_required(await run_checks(settings), asked | intended_parts(settings))
+    print(json.dumps(to_json(checks)) if args.json else render(checks))
+    return EXIT_ERROR if missing_required(checks) else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -395,7 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run queued jobs: planning and syncing (run one or more beside serve)")
     worker.add_argument("--concurrency", type=int, default=4, help="jobs at once in this process (default 4)")
 
-    sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
+    doctor = sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
+    doctor.add_argument("--json", action="store_true", help="one JSON object: ok, missing_required, checks")
+    doctor.add_argument(
+        "--require",
+        metavar="PARTS",
+        help="also require these optional parts, comma-separated: slack, github, llm, sandbox",
+    )
 
     dev = sub.add_parser("dev", help="try the whole Slack flow in a browser, with a local stand-in for Slack")
     dev.add_argument("--port", type=int, default=3100, help="port of the page and the Slack stand-in (default 3100)")
@@ -426,7 +434,7 @@ HANDLERS: dict[str, Handler] = {
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
-        return await cmd_doctor(settings)
+        return await cmd_doctor(settings, args)
     if args.command == "dev":
         return await cmd_dev(settings, args)
     # Building may start the embedded redis-server and wait for it: off the event loop.
@@ -453,7 +461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     configure_logging(settings.log_level, settings.log_format)
     try:
-        return asyncio.run(_main(args, settings))
+        code = asyncio.run(_main(args, settings))
+        sys.stdout.flush()  # here, where a reader gone away (BrokenPipeError) is caught below
+        return code
     except BadInput as exc:
         _say(f"passbot: {exc}")
         return EXIT_BAD_INPUT
@@ -469,6 +479,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("passbot: interrupted")
         return 130
+    except BrokenPipeError:
+        # `passbot status | head`: the reader has what it wanted. Python would print a traceback
+        # when it flushes stdout at exit; point stdout at /dev/null so there is nothing to flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.domain.check_names import check_name
 from bot.domain.earlier_sync import already_synced
 from bot.domain.models import Run, Severity
 from bot.domain.money import usd
 from bot.domain.status import RunStatus
+
+if TYPE_CHECKING:  # the verify package pulls in the sandbox; only its result type is needed here
+    from bot.verify.repo import RepoVerification
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "·"}
 
@@ -17,7 +22,8 @@ def render_run(run: Run) -> str:
     lines.append(f"PASS run {run.run_id} — {title}")
     lines.append(f"status: {run.status.value} · planner: {run.planner} · source: {run.source.value}")
     if run.prd:
-        lines.append(f"requirements found in the PRD: {len(run.prd.requirements)}")
+        lines += requirement_lines(run)
+    lines.append(f"sandbox: {sandbox_text(run)}")
     failing = [c for c in run.requirements if not c.ok]
     if failing:
         lines.append("")
@@ -67,6 +73,58 @@ def render_run(run: Run) -> str:
         since = last.at.isoformat(timespec="seconds") if last else run.created_at.isoformat(timespec="seconds")
         lines.append("")
         lines.append(f"Stopped in '{run.status.value}' since {since} (no step has finished since then).")
+    return "\n".join(lines)
+
+
+SHOWN_REQUIREMENTS = 40
+
+
+def requirement_lines(run: Run) -> list[str]:
+    """The requirements PASS found: each id and the start of its text."""
+    assert run.prd is not None
+    found = run.prd.requirements
+    lines = [f"requirements found in the PRD: {len(found)}"]
+    width = max((len(r.id) for r in found[:SHOWN_REQUIREMENTS]), default=0)
+    for requirement in found[:SHOWN_REQUIREMENTS]:
+        title = " ".join(requirement.text.split())
+        title = title if len(title) <= 90 else title[:89].rstrip() + "…"
+        lines.append(f"  {requirement.id:<{width}}  {title}")
+    if len(found) > SHOWN_REQUIREMENTS:
+        lines.append(f"  … and {len(found) - SHOWN_REQUIREMENTS} more (passbot status {run.run_id} --json lists all)")
+    return lines
+
+
+def sandbox_text(run: Run) -> str:
+    if run.isolation:
+        return f"the planner ran in the {run.isolation} sandbox"
+    if run.planner == "heuristic":
+        return "none needed: the offline heuristic planner runs no agent and no command"
+    if run.status is RunStatus.QUEUED or run.plan is None:
+        return "not started yet"
+    return "not recorded for this run"
+
+
+def render_verification(result: RepoVerification) -> str:
+    """`passbot verify` for the terminal: the sandbox and what it enforced, the requirements checked,
+    each check, then the diagnosis of the first failure."""
+    lines = [f"{result.target}: sandbox {result.isolation} ({', '.join(result.enforced) or 'nothing enforced'})"]
+    if result.requirements:
+        lines.append("Requirements:")
+        lines += [
+            f"  {'✓' if r.ok else '✗'} {r.name}" + (f": {r.fix}" if r.fix and not r.ok else "")
+            for r in result.requirements
+        ]
+    if result.checks:
+        lines.append("Checks:")
+        lines += [
+            f"  {'✓' if not c.failed else '✗'} {c.name:<14} {c.status} ({c.duration_s:.1f}s)" for c in result.checks
+        ]
+    lines.append("")
+    if result.diagnosis is not None:
+        lines.append(result.diagnosis.render())
+    else:
+        lines.append(f"All {len(result.checks)} checks passed ({result.isolation} sandbox).")
+    lines += [f"  note: {note}" for note in result.notes]
     return "\n".join(lines)
 
 
