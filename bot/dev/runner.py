@@ -39,6 +39,7 @@ from bot.logging import get_logger
 from bot.policies import Policies, load_policies
 from bot.services.repo_checks import RepoChecks
 from bot.settings import Settings
+from bot.slack.actions import ShortcutId
 from bot.slack.app import build_slack_app
 from bot.slack.client import web_client
 from bot.slack.verify_reporter import SlackVerifyReporter
@@ -207,6 +208,8 @@ def _info(container: Container, policy_source: str, ws: Workspace) -> dict[str, 
         "policy": describe_policy(container.policies.approvals, ws, policy_source),
         "sync": sync,
         "planner": container.planner.name,
+        # The app's message shortcuts (manifest.yml), offered in each message's "More actions" menu.
+        "shortcuts": [{"name": "Plan with PASS", "callback_id": ShortcutId.PLAN_WITH_PASS.value}],
     }
 
 

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.queue import JobKind, JobQueue
@@ -174,6 +175,24 @@ class SlackFlows:
         ctx = ModalContext(run_id=run.run_id, plan_hash=value.plan_hash, channel=channel)
         view = reject_modal(run, ctx) if kind == "reject" else select_items_modal(run, ctx)
         await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    async def redraw_selection(
+        self, ctx: ModalContext, selected: frozenset[str], *, view_id: str, view_hash: str | None
+    ) -> None:
+        """The items modal again, with the count of what is ticked now. Nothing is decided here:
+        a run that moved on is left to the submission to refuse."""
+        run = await self.store.get(ctx.run_id)
+        if run.status is not RunStatus.AWAITING_APPROVAL or run.plan_hash != ctx.plan_hash:
+            return
+        try:
+            await self.client.views_update(
+                view_id=view_id, hash=view_hash, view=select_items_modal(run, ctx, selected=selected)
+            )
+        except SlackApiError as exc:
+            # hash_conflict: a later tick's redraw got there first, and it has the newer count.
+            if exc.response.get("error") != "hash_conflict":
+                raise
+            log.info("slack.selection_redraw_skipped", run_id=ctx.run_id, reason="hash_conflict")
 
     # --- questions -----------------------------------------------------------------------------
 
