@@ -90,6 +90,7 @@ async def test_findings_are_counted_by_kind_under_human_check_names(runs: RunSer
     notes = sum(1 for f in run.verification.findings if f.severity.value == "info")
     assert f"Verification passed: no errors, {notes} note" in findings
     assert "*Planner*" in findings and "*planner*" not in findings
+    assert all("$0.0000" not in str(m["text"]) for m in thread_details(run)), "a run with no model calls cost $0"
 
 
 async def test_a_template_prd_names_its_requirement_in_words(runs: RunService) -> None:

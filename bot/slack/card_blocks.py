@@ -16,6 +16,7 @@ from typing import Any
 from bot.domain.check_names import plural
 from bot.domain.earlier_sync import already_synced, issue_numbers, number_span
 from bot.domain.models import Approval, Run, Severity, WorkItem
+from bot.domain.money import usd
 from bot.domain.status import RunStatus
 from bot.slack import limits
 from bot.slack.actions import ActionId, ButtonValue
@@ -174,7 +175,7 @@ def cost_text(run: Run) -> str:
     u = run.usage
     if not (u.prompt_tokens or u.completion_tokens):
         return "no model calls"
-    return f"${u.cost_usd:.4f} ({u.prompt_tokens:,} + {u.completion_tokens:,} tokens)"
+    return f"{usd(u.cost_usd)} ({u.prompt_tokens:,} + {u.completion_tokens:,} tokens)"
 
 
 def approval_buttons(run: Run) -> Block:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.domain.check_names import check_name, verification_verdict
 from bot.domain.models import Run, Severity, WorkItem
+from bot.domain.money import usd
 from bot.slack import limits
 from bot.slack.block_kit import SECTION_BUDGET, Message, context, line_sections, message, paged, section
 from bot.slack.card_blocks import CARD_ISSUE_LINKS, cost_text
@@ -111,7 +112,7 @@ def cost_message(run: Run) -> Message:
     if run.plan_hash:
         parts.append(f"plan hash `{run.plan_hash[:12]}`")
     text = " · ".join(parts)
-    return message(f"Usage for run {run.run_id}: ${u.cost_usd:.4f}", [context(text)])
+    return message(f"Usage for run {run.run_id}: {usd(u.cost_usd)}", [context(text)])
 
 
 def thread_details(run: Run) -> list[Message]:

@@ -88,3 +88,4 @@ async def test_a_second_approval_of_the_same_prd_creates_nothing_and_update_rewr
     assert {r.method for r in github.writes()[writes:]} == {"PATCH"}
     assert [i.number for i in updated.sync.issues] == [i.number for i in skipped.sync.issues]
     assert all(third.run_id in i["body"] for i in github.repos[REPO].issues), "each issue now names the new run"
+    assert harness.fake.violations == [], "every card and thread post stays within Slack's limits"
