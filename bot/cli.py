@@ -11,6 +11,7 @@ import asyncio
 import errno
 import getpass
 import json
+import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,7 +24,7 @@ from bot import __version__
 from bot.adapters.leases import RunLeases, held
 from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container, build
-from bot.console import render_outcome, render_run
+from bot.console import render_outcome, render_run, render_verification
 from bot.domain.approval_evidence import state_without_events
 from bot.domain.audit import AuditEvent
 from bot.domain.models import Run, Source, utcnow
@@ -102,7 +103,7 @@ async def _plan_in_foreground(c: Container, args: argparse.Namespace, run: Run, 
             print(render_run(run))
         approved = args.yes or (sys.stdin.isatty() and _ask_approval(run, _sync_target(c, repo)))
         if approved:
-            synced = await _approve_and_sync(c, run, yes=args.yes)
+            synced = await _approve_and_sync(c, run, yes=args.yes, update=args.update)
             if synced is None:
                 # Refused (the reason is on stderr); --json still prints exactly one run object.
                 if args.json:
@@ -134,22 +135,24 @@ async def cmd_approve(c: Container, args: argparse.Namespace) -> int:
             _say("Not approved.")
             return EXIT_ERROR
     async with held(_leases(c), run.run_id):
-        synced = await _approve_and_sync(c, run, yes=args.yes)
+        synced = await _approve_and_sync(c, run, yes=args.yes, update=args.update)
     if synced is None:
         return EXIT_ERROR
     print(render_run(synced))
     return _exit_code(synced)
 
 
-async def _approve_and_sync(c: Container, run: Run, *, yes: bool) -> Run | None:
+async def _approve_and_sync(c: Container, run: Run, *, yes: bool, update: bool = False) -> Run | None:
     """The operator's approval of a CLI run (recorded with how it was given), then the sync.
-    None when the approval is refused (the reason is on stderr)."""
+    None when the approval is refused (the reason is on stderr). A PRD already synced to the repo
+    is skipped unless `update` (--update): then those issues are rewritten from this plan."""
     outcome = await c.approvals.approve(
         run.run_id,
         user=f"cli:{getpass.getuser()}",
         via="cli --yes" if yes else "cli prompt",
         plan_hash=run.plan_hash,
         operator=True,
+        on_earlier="update" if update else "skip",
     )
     if not outcome.accepted:
         _say(outcome.message)
@@ -244,12 +247,7 @@ async def cmd_verify(c: Container, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
         return EXIT_OK if result.passed else EXIT_BLOCKED
-    if result.diagnosis is not None:
-        print(result.diagnosis.render())
-    else:
-        print(f"All {len(result.checks)} checks passed ({result.isolation} sandbox).")
-    for note in result.notes:
-        print(f"  note: {note}")
+    print(render_verification(result))
     return EXIT_OK if result.passed else EXIT_BLOCKED
 
 
@@ -335,12 +333,18 @@ async def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def cmd_doctor(settings: Settings) -> int:
-    from bot.doctor import render, run_checks
+async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 1 when a required part is missing: Redis and the policies always, the parts named by
+    --require, and those the settings show are meant to be used (e.g. Slack half set up)."""
+    from bot.doctor import PARTS, intended_parts, missing_required, render, run_checks, to_json, with_required
 
-    checks = await run_checks(settings)
-    print(render(checks))
-    return EXIT_OK if all(c.ok for c in checks if c.required) else EXIT_ERROR
+    asked = {p.strip() for p in (args.require or "").split(",") if p.strip()}
+    unknown = sorted(asked - PARTS.keys())
+    if unknown:
+        raise BadInput(f"--require takes {', '.join(PARTS)}; not {', '.join(unknown)}")
+    checks = with_required(await run_checks(settings), asked | intended_parts(settings))
+    print(json.dumps(to_json(checks)) if args.json else render(checks))
+    return EXIT_ERROR if missing_required(checks) else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -356,10 +360,20 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--yes", action="store_true", help="approve non-interactively (recorded as such)")
     plan.add_argument("--dry-run", action="store_true", help="never write to GitHub; stage files instead")
     plan.add_argument("--json", action="store_true", help="print only the run object as JSON on stdout")
+    plan.add_argument(
+        "--update",
+        action="store_true",
+        help="when this PRD was already synced to the repo, rewrite those issues (default: skip, write nothing)",
+    )
 
     approve = sub.add_parser("approve", help="approve a staged CLI run and sync it")
     approve.add_argument("run_id", help="the run id `passbot plan` printed")
     approve.add_argument("--yes", action="store_true", help="approve without asking (recorded as such)")
+    approve.add_argument(
+        "--update",
+        action="store_true",
+        help="when this PRD was already synced to the repo, rewrite those issues (default: skip, write nothing)",
+    )
 
     reject = sub.add_parser("reject", help="reject a staged run")
     reject.add_argument("run_id", help="the run to reject")
@@ -406,7 +420,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run queued jobs: planning and syncing (run one or more beside serve)")
     worker.add_argument("--concurrency", type=int, default=4, help="jobs at once in this process (default 4)")
 
-    sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
+    doctor = sub.add_parser("doctor", help="check every requirement of a deployment and print the fix for each")
+    doctor.add_argument("--json", action="store_true", help="one JSON object: ok, missing_required, checks")
+    doctor.add_argument(
+        "--require",
+        metavar="PARTS",
+        help="also require these optional parts, comma-separated: slack, github, llm, sandbox",
+    )
 
     dev = sub.add_parser("dev", help="try the whole Slack flow in a browser, with a local stand-in for Slack")
     dev.add_argument("--port", type=int, default=3100, help="port of the page and the Slack stand-in (default 3100)")
@@ -437,7 +457,7 @@ HANDLERS: dict[str, Handler] = {
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
-        return await cmd_doctor(settings)
+        return await cmd_doctor(settings, args)
     if args.command == "dev":
         return await cmd_dev(settings, args)
     # Building may start the embedded redis-server and wait for it: off the event loop.
@@ -464,7 +484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     configure_logging(settings.log_level, settings.log_format)
     try:
-        return asyncio.run(_main(args, settings))
+        code = asyncio.run(_main(args, settings))
+        sys.stdout.flush()  # here, where a reader gone away (BrokenPipeError) is caught below
+        return code
     except BadInput as exc:
         _say(f"passbot: {exc}")
         return EXIT_BAD_INPUT
@@ -480,6 +502,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("passbot: interrupted")
         return 130
+    except BrokenPipeError:
+        # `passbot status | head`: the reader has what it wanted. Python would print a traceback
+        # when it flushes stdout at exit; point stdout at /dev/null so there is nothing to flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

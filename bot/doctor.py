@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.adapters.redis_server import connect
@@ -199,9 +202,60 @@ async def run_checks(settings: Settings) -> list[Check]:
     return checks
 
 
+# The optional parts, by the names `--require` takes, and the checks that make each one up.
+PARTS: dict[str, tuple[str, ...]] = {
+    "slack": ("slack bot token", "slack app token", "slack transport"),
+    "github": ("github",),
+    "llm": ("llm",),
+    "sandbox": ("sandbox",),
+}
+
+
+def intended_parts(settings: Settings) -> set[str]:
+    """Optional parts the settings show this deployment means to use: half of Slack set up, or a
+    target repo named without a token, is a deployment that will not work as its owner expects."""
+    parts: set[str] = set()
+    if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
+        parts.add("slack")
+    if settings.github_token or settings.github_repo:
+        parts.add("github")
+    return parts
+
+
+def with_required(checks: list[Check], parts: Iterable[str]) -> list[Check]:
+    names = {name for part in parts for name in PARTS[part]}
+    return [dataclasses.replace(c, required=True) if c.name in names else c for c in checks]
+
+
+def missing_required(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.required and not c.ok]
+
+
 def render(checks: list[Check]) -> str:
     lines = []
     for check in checks:
         mark = "ok     " if check.ok else ("MISSING" if check.required else "missing")
         lines.append(f"{mark}  {check.name:<16} {check.detail}")
+    required = missing_required(checks)
+    optional = [c for c in checks if not c.ok and not c.required]
+    lines.append("")
+    if required:
+        lines.append(
+            f"{len(required)} required part(s) missing: {', '.join(c.name for c in required)}. Fix those first."
+        )
+    else:
+        lines.append("Every required part is ready.")
+    if optional:
+        lines.append(
+            f"{len(optional)} optional part(s) missing ({', '.join(c.name for c in optional)}): PASS runs without "
+            "them as said above. `passbot doctor --require slack,github,llm,sandbox` makes them required."
+        )
     return "\n".join(lines)
+
+
+def to_json(checks: list[Check]) -> dict[str, Any]:
+    return {
+        "ok": not missing_required(checks),
+        "missing_required": [c.name for c in missing_required(checks)],
+        "checks": [dataclasses.asdict(c) for c in checks],
+    }

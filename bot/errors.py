@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.domain.money import usd  # a leaf module that imports nothing
+
 if TYPE_CHECKING:
     from bot.domain.models import RequirementCheck
 
@@ -116,10 +118,14 @@ class CostCapReached(PassError):
         self, spent: float, cap: float, scope: str, *, estimate: float = 0.0, workspace: str | None = None
     ) -> None:
         where = "this run" if scope == "run" else f"workspace {workspace or '?'} today"
-        super().__init__(
-            f"cost cap reached: {where} has spent ${spent:.4f} of its ${cap:.2f} cap, "
-            f"and the next model call could cost up to ${estimate:.4f}"
-        )
+        if cap <= 0:
+            message = f"cost cap reached: the cap for {where} is $0, so no model call is allowed"
+        else:
+            message = (
+                f"cost cap reached: {where} has spent {usd(spent)} of its {usd(cap)} cap, "
+                f"and the next model call could cost up to {usd(estimate)}"
+            )
+        super().__init__(message)
         self.spent = spent
         self.cap = cap
         self.scope = scope

@@ -81,8 +81,20 @@ class RunJobs:
 
     async def verify_repo(self, ctx: dict[str, Any], *, run_id: str, repo: str, channel: str, user: str) -> str:
         """`/pass verify`: the repo's checks in the sandbox, the findings back to who asked."""
-        if self.repo_checks is None or self.verify_reporter is None:
-            return _skipped("verify_repo", run_id, "this worker has no Slack client to report to")
+        if self.verify_reporter is None:
+            # Nobody can be told: say so loudly, with the fix, where the operator looks.
+            log.warning(
+                "job.unanswered",
+                job="verify_repo",
+                request=run_id,
+                repo=repo,
+                channel=channel,
+                reason="this worker has no Slack client to answer with; set SLACK_BOT_TOKEN on every worker",
+            )
+            return "unanswered"
+        if self.repo_checks is None:
+            await self.verify_reporter.failed(channel, user, repo, "this PASS worker is not set up to run repo checks")
+            return "failed"
         try:
             result = await self.repo_checks.verify(repo)
         except BadInput as exc:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import (
+    PRDS,
     REAL_PRDS,
     REPO_ROOT,
     TEMPLATE_PRD,
@@ -208,3 +209,49 @@ def test_at_a_terminal_plan_asks_before_it_syncs(data_dir: Path) -> None:
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, seen.decode(errors="replace")
     assert b"status: synced" in seen
+
+
+def test_status_piped_into_a_reader_that_stops_early_prints_no_traceback(data_dir: Path) -> None:
+    """`passbot status | head`: the reader is gone before PASS writes; PASS stops quietly."""
+    import os
+    import subprocess
+
+    env = clean_env(data_dir)
+    assert passbot("plan", str(PRDS / "02_taskmaster_test_prd_tiny.md"), env=env).returncode == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # what `head` does once it has its lines
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "status"], env=env, cwd=REPO_ROOT, stdout=write_end, stderr=subprocess.PIPE
+        )
+    finally:
+        os.close(write_end)
+    err = done.stderr.decode()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert done.returncode == 1
+
+
+def test_doctor_fails_when_a_part_the_deployment_means_to_use_is_missing_and_speaks_json(data_dir: Path) -> None:
+    fine = passbot("doctor", "--json", env=clean_env(data_dir))
+    report = json.loads(fine.stdout)
+    assert fine.returncode == 0 and report["ok"] is True and report["missing_required"] == []
+    assert {c["name"] for c in report["checks"]} >= {"redis", "policies", "github", "llm", "sandbox"}
+
+    # A bot token without a way to receive Slack's requests: Slack was meant to work, and cannot.
+    half = passbot("doctor", env=clean_env(data_dir, SLACK_BOT_TOKEN="xoxb-1-2-abc"))
+    out = half.stdout.decode()
+    assert half.returncode == 1, out
+    assert "MISSING  slack transport" in out and "1 required part(s) missing: slack transport" in out
+
+    asked = passbot("doctor", "--require", "llm", "--json", env=clean_env(data_dir))
+    assert asked.returncode == 1 and json.loads(asked.stdout)["missing_required"] == ["llm"]
+
+
+def test_plan_and_status_list_the_requirements_found_and_the_sandbox(data_dir: Path) -> None:
+    env = clean_env(data_dir)
+    planned = passbot("plan", str(PRDS / "02_taskmaster_test_prd_tiny.md"), env=env).stdout.decode()
+    run_id = planned.split()[2]
+    for out in (planned, passbot("status", run_id, env=env).stdout.decode()):
+        assert "requirements found in the PRD: 3" in out
+        assert "  R0.1  Add new todos" in out and "  R0.3  Delete todos" in out
+        assert "sandbox: " in out

@@ -119,7 +119,7 @@ async def test_template_prd_blocks_with_the_fix(runs: RunService) -> None:
     run, _ = await runs.submit(TEMPLATE_PRD.read_bytes(), source=Source.CLI, requester="me")
     run = await runs.execute(run.run_id)
     assert run.status is RunStatus.BLOCKED
-    assert run.requirements[0].name == "prd_has_content" and not run.requirements[0].ok
+    assert run.requirements[0].name == "PRD has content to plan" and not run.requirements[0].ok
     assert "template" in (run.requirements[0].fix or "")
 
 

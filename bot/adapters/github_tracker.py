@@ -131,10 +131,14 @@ class GitHubTracker:
         try:
             return await asyncio.to_thread(fn)
         except GithubException as exc:
-            raise translate(exc) from exc
+            error: TrackerError = translate(exc)
+            error.api_url = self._api_url
+            raise error from exc
         except requests.RequestException as exc:
             # A timeout or a dropped connection: for a write, GitHub may or may not have stored it.
-            raise TrackerUnavailable(f"no answer from GitHub ({type(exc).__name__})") from exc
+            error = TrackerUnavailable(f"no answer from GitHub ({type(exc).__name__})")
+            error.api_url = self._api_url
+            raise error from exc
 
     def _repo(self, full_name: str) -> Repository:
         return self._github.get_repo(full_name)  # lazy: no request until an attribute is read
@@ -225,6 +229,16 @@ class GitHubTracker:
             return TrackedIssue(number=issue.number, url=issue.html_url, title=issue.title, body=issue.body or "")
 
         return await self._call(create)
+
+    async def update_issue(
+        self, full_name: str, number: int, *, title: str, body: str, labels: list[str]
+    ) -> TrackedIssue:
+        def update() -> TrackedIssue:
+            issue = self._repo(full_name).get_issue(number)
+            issue.edit(title=title, body=body, labels=labels)
+            return TrackedIssue(number=issue.number, url=issue.html_url, title=issue.title, body=issue.body or "")
+
+        return await self._call(update)
 
     def _milestone(self, repo: Repository, full_name: str, number: int) -> Milestone:
         cached = self._milestones.get((full_name, number))

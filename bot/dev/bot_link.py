@@ -240,6 +240,55 @@ class BotLink:
             return
         self._apply_view_ack(modal, answer)
 
+    async def change(self, user: str, view_id: str, block_id: str, submitted: dict[str, Any]) -> None:
+        """A tick in a modal whose block dispatches its changes: the app hears it at once."""
+        modal = self._modal_of(user, view_id)
+        values, _ = view_state(modal.view, submitted)
+        block = next((b for b in modal.view.get("blocks") or [] if b.get("block_id") == block_id), None)
+        if block is None or not block.get("dispatch_action"):
+            return  # Slack sends nothing for a block that does not dispatch
+        element = block.get("element") or {}
+        action = {
+            "type": element.get("type"),
+            "action_id": element.get("action_id"),
+            "block_id": block_id,
+            **{
+                k: v
+                for k, v in (values.get(block_id) or {}).get(str(element.get("action_id")), {}).items()
+                if k != "type"
+            },
+        }
+        body = payloads.view_block_actions(
+            user=self.ws.user(user),
+            view=modal.as_slack(),
+            values=values,
+            action=action,
+            trigger_id=self.ws.new_trigger(user),
+        )
+        try:
+            await self._send(body, payloads.FORM)
+        except AckFailed as failed:
+            self.ws.show_errors(view_id, {"": f'We had some trouble connecting ("{failed.code}"). Try again?'})
+
+    async def shortcut(self, user: str, message_ts: str, callback_id: str) -> None:
+        """A message shortcut ("More actions" on a message), answered through its response_url."""
+        message = self.ws.messages.get(message_ts)
+        if message is None or message.ephemeral_to not in {None, user}:
+            raise SlackError("message_not_found")
+        target = ResponseTarget(user, message.channel, message.thread_ts, message.ts)
+        body = payloads.message_shortcut(
+            user=self.ws.user(user),
+            channel=message.channel,
+            message=message.as_slack(),
+            callback_id=callback_id,
+            trigger_id=self.ws.new_trigger(user),
+            response_url=self._response_url(target),
+        )
+        try:
+            await self._send(body, payloads.FORM)
+        except AckFailed as failed:
+            self._tell(user, f'That shortcut failed with the error "{failed.code}".', message.thread_ts)
+
     def _apply_view_ack(self, modal: Modal, answer: str) -> None:
         try:
             ack = json.loads(answer) if answer.strip() else {}

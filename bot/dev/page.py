@@ -83,6 +83,8 @@ class Page:
             web.post("/dev/send", self._action(self._send)),
             web.post("/dev/click", self._action(self._click)),
             web.post("/dev/submit", self._action(self._submit)),
+            web.post("/dev/change", self._action(self._change)),
+            web.post("/dev/shortcut", self._action(self._shortcut)),
             web.post("/dev/close", self._action(self._close)),
             web.post("/dev/dismiss", self._action(self._dismiss)),
         ]
@@ -147,6 +149,18 @@ class Page:
     async def _submit(self, body: dict[str, Any]) -> None:
         values = body.get("values")
         await self.link.submit(body["user"], str(body.get("view_id")), values if isinstance(values, dict) else {})
+
+    async def _change(self, body: dict[str, Any]) -> None:
+        values = body.get("values")
+        await self.link.change(
+            body["user"],
+            str(body.get("view_id")),
+            str(body.get("block_id")),
+            values if isinstance(values, dict) else {},
+        )
+
+    async def _shortcut(self, body: dict[str, Any]) -> None:
+        await self.link.shortcut(body["user"], str(body.get("ts")), str(body.get("callback_id")))
 
     async def _close(self, body: dict[str, Any]) -> None:
         await self.link.close_view(body["user"], str(body.get("view_id")))

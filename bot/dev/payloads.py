@@ -103,6 +103,57 @@ def block_actions(
     return interaction(body)
 
 
+def view_block_actions(
+    *, user: DevUser, view: dict[str, Any], values: dict[str, Any], action: dict[str, Any], trigger_id: str
+) -> str:
+    """A change to an element of an open modal whose block has `dispatch_action` (a tick, a choice):
+    Slack sends the view as it stands, its state included, and the element's new value."""
+    return interaction(
+        {
+            "type": "block_actions",
+            "user": _user(user),
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view.get("id")},
+            "trigger_id": trigger_id,
+            "team": _team(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": {**view, "state": {"values": values}},
+            "actions": [{**action, "action_ts": f"{time.time():.6f}"}],
+        }
+    )
+
+
+def message_shortcut(
+    *,
+    user: DevUser,
+    channel: str,
+    message: dict[str, Any],
+    callback_id: str,
+    trigger_id: str,
+    response_url: str,
+) -> str:
+    """A message shortcut chosen from a message's "More actions" menu."""
+    return interaction(
+        {
+            "type": "message_action",
+            "token": VERIFICATION_TOKEN,
+            "action_ts": f"{time.time():.6f}",
+            "team": _team(),
+            "user": _user(user),
+            "channel": {"id": channel, "name": CHANNEL_NAME},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": trigger_id,
+            "response_url": response_url,
+            "message_ts": message["ts"],
+            "message": message,
+        }
+    )
+
+
 def view_submission(*, user: DevUser, view: dict[str, Any], values: dict[str, Any], trigger_id: str) -> str:
     submitted = {**view, "state": {"values": values}}
     return interaction(

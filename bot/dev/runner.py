@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_server import EmbeddedRedis
-from bot.bootstrap import Container, build
+from bot.bootstrap import Container, build, build_command_policy
 from bot.dev.bot_link import BotLink
 from bot.dev.loopback import loopback_only
 from bot.dev.page import Page, describe_policy
@@ -38,9 +38,12 @@ from bot.dev.workspace import Workspace
 from bot.errors import ConfigError
 from bot.logging import get_logger
 from bot.policies import Policies, load_policies
+from bot.services.repo_checks import RepoChecks
 from bot.settings import Settings
+from bot.slack.actions import ShortcutId
 from bot.slack.app import build_slack_app
 from bot.slack.client import web_client
+from bot.slack.verify_reporter import SlackVerifyReporter
 from bot.web.app import SLACK_EVENTS_PATH, create_web_app
 from bot.web.server import intake_deps
 from bot.worker import build_worker
@@ -158,7 +161,8 @@ class DevStack:
         queue = SaqJobQueue.on(container.store.client)
         await queue.connect()
         exit_stack.push_async_callback(queue.close)
-        slack = build_slack_app(container, queue, client=web_client(bot_token, settings.slack_api_url))
+        client = web_client(bot_token, settings.slack_api_url)
+        slack = build_slack_app(container, queue, client=client)
         container.runs.add_listener(slack.notifier)
         bot_app = create_web_app(
             ping=container.store.ping,
@@ -172,7 +176,14 @@ class DevStack:
         await link.start(f"{bot_url}{SLACK_EVENTS_PATH}")
         exit_stack.push_async_callback(link.close)
 
-        worker = build_worker(queue, container.runs, progress=slack.notifier.sync_progress)
+        # As `passbot worker` builds it: `/pass verify` runs the checks here and answers on the page.
+        worker = build_worker(
+            queue,
+            container.runs,
+            progress=slack.notifier.sync_progress,
+            repo_checks=RepoChecks.from_settings(settings, build_command_policy(settings), container.store),
+            verify_reporter=SlackVerifyReporter(client),
+        )
         # saq's start() installs its own SIGINT/SIGTERM handlers; here the runner owns the signals.
         worker.SIGNALS = []
         task = asyncio.create_task(worker.start())
@@ -203,6 +214,8 @@ def _info(container: Container, policy_source: str, ws: Workspace) -> dict[str, 
         "policy": describe_policy(container.policies.approvals, ws, policy_source),
         "sync": sync,
         "planner": container.planner.name,
+        # The app's message shortcuts (manifest.yml), offered in each message's "More actions" menu.
+        "shortcuts": [{"name": "Plan with PASS", "callback_id": ShortcutId.PLAN_WITH_PASS.value}],
     }
 
 

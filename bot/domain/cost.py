@@ -12,6 +12,7 @@ import math
 from pydantic import Field
 
 from bot.domain.models import Model, RequirementCheck, Usage
+from bot.domain.money import usd
 from bot.errors import ConfigError, CostCapReached
 
 # About four characters of English or JSON per token: the usual rule of thumb, used only for
@@ -88,16 +89,23 @@ def check_cap(*, spent: float, estimate: float, cap: float, scope: str, workspac
 
 def cap_reached_requirement(error: CostCapReached) -> RequirementCheck:
     """The artifact a blocked run shows: spend, cap, and what to change."""
-    if error.scope == "run":
+    key = "per_run_usd" if error.scope == "run" else "per_day_usd"
+    if error.cap <= 0:
+        whose = "This run's" if error.scope == "run" else f"Workspace {error.workspace or '?'}'s daily"
         fix = (
-            f"This run spent ${error.spent:.4f} of its ${error.cap:.2f} cap (next call up to "
-            f"${error.estimate:.4f}). Raise `per_run_usd` in policies/costs.yml, shorten the PRD, "
+            f"{whose} cost cap is $0 (`{key}` in policies/costs.yml), so no model call is allowed. "
+            "Raise it, or unset OPENAI_API_KEY to plan with the offline heuristic planner."
+        )
+    elif error.scope == "run":
+        fix = (
+            f"This run spent {usd(error.spent)} of its {usd(error.cap)} cap (next call up to "
+            f"{usd(error.estimate)}). Raise `per_run_usd` in policies/costs.yml, shorten the PRD, "
             f"or use a cheaper model (PASS_MODEL)."
         )
     else:
         fix = (
-            f"Workspace {error.workspace or '?'} spent ${error.spent:.4f} of its ${error.cap:.2f} daily cap "
-            f"(next call up to ${error.estimate:.4f}). Wait until tomorrow (UTC) or raise `per_day_usd` "
+            f"Workspace {error.workspace or '?'} spent {usd(error.spent)} of its {usd(error.cap)} daily cap "
+            f"(next call up to {usd(error.estimate)}). Wait until tomorrow (UTC) or raise `per_day_usd` "
             f"in policies/costs.yml."
         )
     return RequirementCheck(name="cost cap reached", ok=False, fix=fix)

@@ -17,6 +17,12 @@ def exc_diagnosis(exc: BaseException, *, frames: int = 3) -> str:
 
 
 def diagnose(step: str, exc: BaseException, *, frames: int = 3) -> Failure:
+    """An error PASS has no better words for. The person is told what to do first; where it broke
+    comes last, for whoever reads the worker's log."""
     message = redact(f"{type(exc).__name__}: {exc}")[:500]
-    diagnosis = f"Failed while {step}. {exc_diagnosis(exc, frames=frames)}".strip()
+    todo = (
+        "This is an error inside PASS, not in your PRD. What to do: start the run again; if it fails "
+        "the same way, report it with the run id (the worker's log has the traceback)."
+    )
+    diagnosis = f"Failed while {step}. {todo} {exc_diagnosis(exc, frames=frames)}".strip()
     return Failure(step=step, message=message, diagnosis=diagnosis)

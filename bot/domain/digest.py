@@ -45,6 +45,21 @@ OUTCOMES: tuple[tuple[str, frozenset[RunStatus]], ...] = (
 )
 
 
+# A dry-run sync wrote nothing to GitHub: counted apart from real syncs.
+DRY_RUN_OUTCOME = "staged (dry run)"
+
+
+def outcome_label(run: Run) -> str:
+    if run.status is RunStatus.SYNCED and run.sync.dry_run:
+        return DRY_RUN_OUTCOME
+    return next((label for label, states in OUTCOMES if run.status in states), run.status.value)
+
+
+def _outcome_order() -> list[str]:
+    labels = [label for label, _ in OUTCOMES]
+    return [*labels[:1], DRY_RUN_OUTCOME, *labels[1:]]
+
+
 class _Value(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -153,8 +168,8 @@ def assemble_digest(
     period = [r for r in scope if touched_in(r, since, until)]
     items = [run_metrics(r, tz=zone) for r in period]
     group = summarize("period", items)
-    counts = Counter(r.status for r in period)
-    outcomes = {label: sum(counts[s] for s in states) for label, states in OUTCOMES}
+    counts = Counter(outcome_label(r) for r in period)
+    outcomes = {label: counts[label] for label in _outcome_order()}
     today = until.astimezone(zone).date()
     tokens_today = sum(
         r.usage.prompt_tokens + r.usage.completion_tokens

@@ -202,6 +202,21 @@ class SyncResult(Model):
     refusals: list[SyncRefusal] = Field(default_factory=list)
 
 
+class EarlierSync(Model):
+    """An earlier run that synced the same PRD (same sha256) to the same repo: shown on the card,
+    so approving again is a choice (skip, or update those issues), never silent duplicates."""
+
+    run_id: str
+    repo: str
+    issues: list[SyncedIssue] = Field(default_factory=list)
+    tracking: SyncedIssue | None = None
+    synced_at: datetime | None = None
+
+
+# What an approval does when the PRD was synced before: write nothing, or rewrite those issues.
+OnEarlierSync = Literal["skip", "update"]
+
+
 class Failure(Model):
     """Why a run stopped: where it was, what broke, and the first lines that matter."""
 
@@ -256,6 +271,9 @@ class Run(Model):
     waiting: str | None = None
     # How often its worker died under it and another took it over (bot/services/recovery.py).
     recoveries: int = 0
+    # Set at staging when this PRD was already synced to this repo; `on_earlier` is the approver's choice.
+    earlier_sync: EarlierSync | None = None
+    on_earlier: OnEarlierSync = "skip"
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     history: list[Transition] = Field(default_factory=list)

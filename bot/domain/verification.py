@@ -268,7 +268,8 @@ def check_backlog_size(plan: Plan, max_items: int) -> list[Finding]:
         return [
             _err(
                 "backlog_size",
-                f"The plan has {len(plan.items)} items; the policy allows {max_items} per run. Split the PRD.",
+                f"The plan has {len(plan.items)} items; max_items_per_run in policies/limits.yml allows {max_items}. "
+                "Raise max_items_per_run there, or plan the PRD in parts.",
             )
         ]
     return []

@@ -64,7 +64,10 @@ class Section:
 def decode_prd(raw: bytes, *, max_bytes: int = DEFAULT_MAX_PRD_BYTES) -> str:
     """Bytes to text, refusing what cannot be a PRD. The message is shown to the user."""
     if len(raw) > max_bytes:
-        raise PrdRejected(f"PRD is {len(raw):,} bytes; the limit is {max_bytes:,}. Split it or link the relevant part.")
+        raise PrdRejected(
+            f"PRD is {len(raw):,} bytes; max_prd_bytes in policies/limits.yml allows {max_bytes:,}. "
+            "Raise max_prd_bytes there, or send the part to plan."
+        )
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise PrdRejected("PRD is UTF-16 text, not UTF-8: save it as UTF-8 and send it again.")
     if b"\x00" in raw[:8192]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.approval_evidence import approval_seal
-from bot.domain.models import Actor, Approval, Plan, Run, Source, utcnow
+from bot.domain.models import Actor, Approval, OnEarlierSync, Plan, Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.errors import PassError, TransitionConflict
 from bot.policies import (
@@ -59,6 +59,7 @@ class Approvals:
         operator: bool = False,
         selected_keys: frozenset[str] | None = None,
         teams: SlackTeams | None = None,
+        on_earlier: OnEarlierSync | None = None,
     ) -> ApprovalOutcome:
         """Record one approval. `operator=True` is the CLI operator of a CLI run (the policy's
         "approved at the terminal" rule). Refusals are values with a reason, never exceptions.
@@ -68,7 +69,9 @@ class Approvals:
 
         `selected_keys` approves only those work items: the run's plan becomes that selection (its
         plan hash with it), in the same atomic step as the approval. Approvals given for another
-        version of the plan do not count towards the new one."""
+        version of the plan do not count towards the new one.
+
+        `on_earlier`: when this PRD was synced to the repo before, skip it or update those issues."""
         run = await self.store.get(run_id)
         refusal = self._refusal(run, user, plan_hash, user_groups, operator)
         if refusal is None:
@@ -90,6 +93,8 @@ class Approvals:
                 raise _StalePlan()
             if narrowed is not None:
                 r = r.model_copy(update={"plan": narrowed, "plan_hash": narrowed.content_hash()})
+            if on_earlier is not None:
+                r = r.model_copy(update={"on_earlier": on_earlier})
             if any(a.user == user and a.decision == "approve" and a.plan_hash == r.plan_hash for a in r.approvals):
                 return r
             approval = Approval(user=user, via=via, plan_hash=r.plan_hash or "")
@@ -117,6 +122,8 @@ class Approvals:
                 operator=operator,
                 groups=sorted(user_groups & set(rule.allow_groups)),
             )
+        if run.earlier_sync is not None:
+            detail["on_earlier"] = on_earlier or run.on_earlier
         if narrowed is not None and run.plan is not None:
             kept = {i.key for i in narrowed.items}
             detail["selected"] = sorted(kept)

@@ -194,6 +194,9 @@ class GitHubSyncer:
         order = dependency_order(screening.allowed)
         total = len(order) + 1
         pending = [item for item in order if item.key not in created]
+        # The approver chose to update what an earlier run of this PRD created: those issues are
+        # rewritten in place, and only items that run did not have are created.
+        adopted = _adoptable(run, created)
         log.info(
             "github.sync.start",
             run_id=run.run_id,
@@ -222,7 +225,7 @@ class GitHubSyncer:
         await _report(progress, done, total)
         created_now = 0
         for item in pending:
-            numbers = {key: number for key, (number, _) in created.items()}
+            numbers = {key: number for key, (number, _) in {**adopted, **created}.items()}
             draft = render_item(item, prd, provenance, numbers=numbers, withheld=withheld, pass_label=self._pass_label)
             # Last look at the exact text going out: the footer and PRD title were not screened.
             refusal = secret_refusal(item.key, f"{draft.title}\n{draft.body}")
@@ -231,9 +234,12 @@ class GitHubSyncer:
                 total -= 1
                 await _report(progress, done, total)
                 continue
-            issue = await self._create(run.run_id, repo_name, draft, plan_hash, milestone)
+            if item.key in adopted:
+                issue = await self._update(run.run_id, repo_name, adopted[item.key][0], draft)
+            else:
+                issue = await self._create(run.run_id, repo_name, draft, plan_hash, milestone)
+                created_now += 1
             created[item.key] = (issue.number, issue.url)
-            created_now += 1
             done += 1
             await _report(progress, done, total)
 
@@ -243,7 +249,10 @@ class GitHubSyncer:
                 plan, prd, provenance, numbers=numbers, withheld=withheld, pass_label=self._pass_label
             )
             draft = IssueDraft(draft.key, redact(draft.title), redact(draft.body), draft.labels)
-            issue = await self._create(run.run_id, repo_name, draft, plan_hash, milestone)
+            if TRACKING_KEY in adopted:
+                issue = await self._update(run.run_id, repo_name, adopted[TRACKING_KEY][0], draft)
+            else:
+                issue = await self._create(run.run_id, repo_name, draft, plan_hash, milestone)
             created[TRACKING_KEY] = (issue.number, issue.url)
             done += 1
             await _report(progress, done, total)
@@ -260,7 +269,9 @@ class GitHubSyncer:
             target=repo_name,
             dry_run=False,
             issues=issues,
-            note=_note(repo_name, issues, created_now, tracking_number, refusals),
+            note=_note(
+                repo_name, issues, created_now, tracking_number, refusals, updated=len(adopted.keys() - {TRACKING_KEY})
+            ),
             tracking=SyncedIssue(key=TRACKING_KEY, number=tracking_number, url=tracking_url),
             refusals=refusals,
         )
@@ -292,6 +303,7 @@ class GitHubSyncer:
     ) -> TrackedIssue:
         """Create one issue and record it; after an unanswered attempt, look for it before retrying."""
         attempt = 1
+        started = self._wall_clock()
         while True:
             try:
                 issue = await self._pacer.write(
@@ -307,6 +319,7 @@ class GitHubSyncer:
             except TrackerError as exc:
                 delay = retry_delay(exc, attempt, self._policy, self._wall_clock())
                 if delay is None:
+                    _gave_up(exc, attempt, self._wall_clock() - started)
                     raise
                 log.warning(
                     "github.create.retry",
@@ -329,6 +342,21 @@ class GitHubSyncer:
                         issue = existing
                         break
                 attempt += 1
+        await self._ledger.record_created(run_id, draft.key, issue.number, issue.url)
+        return issue
+
+    async def _update(self, run_id: str, repo_name: str, number: int, draft: IssueDraft) -> TrackedIssue:
+        """Rewrite an earlier run's issue from this plan (safe to repeat, so retried like a read)."""
+        issue = await self._write(
+            partial(
+                self._tracker.update_issue,
+                repo_name,
+                number,
+                title=draft.title,
+                body=draft.body,
+                labels=list(draft.labels),
+            )
+        )
         await self._ledger.record_created(run_id, draft.key, issue.number, issue.url)
         return issue
 
@@ -368,16 +396,23 @@ class GitHubSyncer:
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         attempt = 1
+        started = self._wall_clock()
         while True:
             try:
                 return await call()
             except TrackerError as exc:
                 delay = retry_delay(exc, attempt, self._policy, self._wall_clock())
                 if delay is None:
+                    _gave_up(exc, attempt, self._wall_clock() - started)
                     raise
                 log.warning("github.call.retry", attempt=attempt, wait_s=delay, error=str(exc))
                 await self._sleep(delay)
                 attempt += 1
+
+
+def _gave_up(exc: TrackerError, attempts: int, tried_for_s: float) -> None:
+    exc.attempts = attempts
+    exc.tried_for_s = tried_for_s
 
 
 async def _report(progress: SyncProgress | None, done: int, total: int) -> None:
@@ -385,10 +420,34 @@ async def _report(progress: SyncProgress | None, done: int, total: int) -> None:
         await progress(done, total)
 
 
-def _note(repo: str, issues: list[SyncedIssue], created_now: int, tracking: int, refusals: list[SyncRefusal]) -> str:
+def _adoptable(run: Run, created: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
+    """Item key -> the earlier run's issue to rewrite, when the approver chose "update"."""
+    earlier = run.earlier_sync
+    if earlier is None or run.on_earlier != "update":
+        return {}
+    keys = {i.key for i in run.plan.items} if run.plan else set()
+    issues = [*earlier.issues, *([earlier.tracking] if earlier.tracking else [])]
+    return {
+        i.key: (i.number, i.url or "")
+        for i in issues
+        if i.number is not None and (i.key in keys or i.key == TRACKING_KEY) and i.key not in created
+    }
+
+
+def _note(
+    repo: str,
+    issues: list[SyncedIssue],
+    created_now: int,
+    tracking: int,
+    refusals: list[SyncRefusal],
+    *,
+    updated: int = 0,
+) -> str:
     published = sum(1 for i in issues if i.number is not None)
-    earlier = published - created_now
+    earlier = published - created_now - updated
     note = f"{published} issue(s) in {repo}, tracking issue #{tracking}"
+    if updated > 0:
+        note += f" ({updated} updated in place from the earlier sync of this PRD)"
     if earlier > 0:
         note += f" ({earlier} found from an earlier attempt)"
     if refusals:

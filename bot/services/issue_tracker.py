@@ -23,6 +23,11 @@ class TrackerError(PassError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        # Filled in on the way up, so a failure can say what was tried: which API, how many
+        # attempts of the call that gave up, over how many seconds.
+        self.api_url: str | None = None
+        self.attempts = 1
+        self.tried_for_s = 0.0
 
 
 class TrackerAuthError(TrackerError):
@@ -111,4 +116,8 @@ class IssueTracker(Protocol):
 
     async def create_issue(
         self, full_name: str, *, title: str, body: str, labels: list[str], milestone: int | None
+    ) -> TrackedIssue: ...
+
+    async def update_issue(
+        self, full_name: str, number: int, *, title: str, body: str, labels: list[str]
     ) -> TrackedIssue: ...

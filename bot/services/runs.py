@@ -16,13 +16,16 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.adapters.redis_store import RedisRunStore
+from bot.adapters.redis_synced_prds import SyncedPrds
 from bot.domain.approval_evidence import ApprovalRuleView, approval_evidence
 from bot.domain.cost import cap_reached_requirement
 from bot.domain.diagnosis import diagnose, exc_diagnosis
+from bot.domain.earlier_sync import skipped_sync
 from bot.domain.injection import find_agent_directives
 from bot.domain.item_safety import CONTAINS_SECRET
 from bot.domain.models import (
     Actor,
+    EarlierSync,
     Failure,
     Finding,
     Prd,
@@ -44,6 +47,7 @@ from bot.errors import (
     LlmError,
     PassError,
     RequirementsMissing,
+    RunNotFound,
     SyncDeferred,
     TransitionConflict,
 )
@@ -54,7 +58,7 @@ from bot.policies import Policies, approvals_needed
 from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum, SandboxError
 from bot.services.issue_tracker import TrackerRateLimited, TrackerUnavailable
 from bot.services.ports import Syncer, SyncProgress
-from bot.services.sync_outages import outage_wait, waiting_text
+from bot.services.sync_outages import outage_failure, outage_wait, waiting_text
 from bot.verify.repo import RepoVerification
 
 RunListener = Callable[[Run], Awaitable[None]]
@@ -90,6 +94,7 @@ class RunService:
         self.repo_checks = repo_checks
         # The key approval events are sealed with (the stop-line uses the same one).
         self.approval_key = approval_key
+        self.synced_prds = SyncedPrds(store.client)
 
     def add_listener(self, listener: RunListener) -> None:
         self._listeners.append(listener)
@@ -204,7 +209,7 @@ class RunService:
         prd_findings = check_prd_content(run.prd)
         checks = [
             RequirementCheck(
-                name="prd_has_content",
+                name="PRD has content to plan",
                 ok=not prd_findings,
                 fix=None if not prd_findings else prd_findings[0].message,
             ),
@@ -290,6 +295,7 @@ class RunService:
         final = VerificationReport.from_findings(findings, shape=report.shape)
         plan_hash = run.plan.content_hash()
         target = RunStatus.AWAITING_APPROVAL if final.passed else RunStatus.BLOCKED
+        synced_before = await self.earlier_sync(run)
         run = await self.store.transition(
             run.run_id,
             RunStatus.VERIFYING,
@@ -297,12 +303,40 @@ class RunService:
             actor=Actor.SYSTEM,
             actor_id="pass",
             action="plan.staged" if final.passed else "verification.failed",
-            mutate=lambda r: r.model_copy(update={"verification": final, "plan_hash": plan_hash}),
+            mutate=lambda r: r.model_copy(
+                update={"verification": final, "plan_hash": plan_hash, "earlier_sync": synced_before}
+            ),
             reason="" if final.passed else f"verification failed: {len(final.errors)} error(s)",
-            detail={"plan_hash": plan_hash, "passed": final.passed, "errors": len(final.errors)},
+            detail={
+                "plan_hash": plan_hash,
+                "passed": final.passed,
+                "errors": len(final.errors),
+                "earlier_sync": synced_before.run_id if synced_before else None,
+            },
         )
         await self.notify(run)
         return run
+
+    async def earlier_sync(self, run: Run) -> EarlierSync | None:
+        """The last other run that wrote this PRD (same sha256) to this run's repo, if any."""
+        if run.prd is None or not run.repo or self.syncer.target_kind == "dry-run":
+            return None
+        earlier_id = await self.synced_prds.last_run(run.prd.sha256, run.repo)
+        if earlier_id is None or earlier_id == run.run_id:
+            return None
+        try:
+            earlier = await self.store.get(earlier_id)
+        except RunNotFound:
+            return None
+        if earlier.status is not RunStatus.SYNCED or earlier.sync.dry_run or not earlier.sync.target:
+            return None
+        return EarlierSync(
+            run_id=earlier.run_id,
+            repo=earlier.sync.target,
+            issues=[i for i in earlier.sync.issues if i.number is not None],
+            tracking=earlier.sync.tracking,
+            synced_at=earlier.entered_at(RunStatus.SYNCED),
+        )
 
     async def _repo_findings(self, repo: str) -> list[Finding]:
         """The target repo's own checks, shown to the approver. They describe the repo as it is, not
@@ -492,17 +526,32 @@ class RunService:
         if unbacked is not None:
             return await self._refuse_unbacked(run, unbacked)
         try:
-            missing = [c for c in await self.syncer.check_requirements(run) if not c.ok]
-            if missing:
-                return await self._block(run_id, missing, "A sync requirement is missing.")
-            result = await self.syncer.sync(run, progress)
+            # Looked up again: another run of this PRD may have synced since this one was staged.
+            earlier = await self.earlier_sync(run) or run.earlier_sync
+            run = run.model_copy(update={"earlier_sync": earlier})
+            if earlier is not None and run.on_earlier == "skip":
+                result = skipped_sync(earlier)
+            else:
+                missing = [c for c in await self.syncer.check_requirements(run) if not c.ok]
+                if missing:
+                    return await self._block(run_id, missing, "A sync requirement is missing.")
+                result = await self.syncer.sync(run, progress)
         except RequirementsMissing as blocked:
             return await self._block(run_id, blocked.checks, str(blocked))
         except (TrackerRateLimited, TrackerUnavailable) as outage:
-            if deferral is None or deferral >= self.policies.limits.max_sync_deferrals:
-                return await self._fail(run_id, outage)
-            wait = outage_wait(outage, deferral, utcnow().timestamp())
             limit = self.policies.limits.max_sync_deferrals
+            if deferral is None or deferral >= limit:
+                started = run.entered_at(RunStatus.SYNCING)
+                failure = outage_failure(
+                    outage,
+                    run_id=run_id,
+                    deferrals=deferral or 0,
+                    max_deferrals=limit,
+                    sync_for_s=(utcnow() - started).total_seconds() if started else None,
+                )
+                log.warning("sync.gave_up", run_id=run_id, error=failure.message, diagnosis=failure.diagnosis)
+                return await self.fail(run_id, failure)
+            wait = outage_wait(outage, deferral, utcnow().timestamp())
             waiting = waiting_text(outage, wait, deferral, limit, utcnow())
             await self.note_waiting(run_id, RunStatus.SYNCING, waiting)
             raise SyncDeferred(run_id, wait, waiting) from outage
@@ -515,12 +564,17 @@ class RunService:
             actor=Actor.SYSTEM,
             actor_id="pass",
             action="sync.finished",
-            mutate=lambda r: r.model_copy(update={"sync": result}),
+            mutate=lambda r: r.model_copy(update={"sync": result, "earlier_sync": earlier}),
             detail={
                 "dry_run": result.dry_run,
                 "issues": [i.number for i in result.issues],
                 "target": result.target,
+                "earlier_sync": earlier.run_id if earlier else None,
+                "on_earlier": run.on_earlier if earlier else None,
             },
         )
+        wrote = earlier is None or run.on_earlier == "update"
+        if wrote and not result.dry_run and result.target and run.prd is not None:
+            await self.synced_prds.remember(run.prd.sha256, result.target, run_id)
         await self.notify(run)
         return run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.models import Failure
 from bot.services.issue_tracker import TrackerError, TrackerRateLimited
 
 # GitHub's guidance for a secondary limit without Retry-After: wait at least a minute, backing off.
@@ -39,3 +40,53 @@ def waiting_text(error: TrackerError, wait_s: float, deferral: int, max_deferral
         f"Waiting for {what} ({status}); the sync continues at {resume:%H:%M:%S} UTC "
         f"(wait {deferral + 1} of {max_deferrals}). Issues already created are kept; none is created twice."
     )
+
+
+def outage_failure(
+    error: TrackerError,
+    *,
+    run_id: str,
+    deferrals: int,
+    max_deferrals: int,
+    sync_for_s: float | None,
+) -> Failure:
+    """The end of a sync GitHub never let through: what was tried, for how long, what to do.
+    Never a source location: the person reading it runs PASS, they do not debug it."""
+    api = error.api_url or "GitHub's API"
+    status = f"HTTP {error.status}" if error.status else str(error).removeprefix("no answer from GitHub ").strip("()")
+    limited = isinstance(error, TrackerRateLimited)
+    what = f"GitHub kept refusing with its rate limit ({status})" if limited else f"GitHub did not answer ({status})"
+    tried = f"{error.attempts} attempt(s) of the last call over {duration(error.tried_for_s)}"
+    if deferrals:
+        tried += f", after waiting for GitHub {deferrals} time(s) (max_sync_deferrals: {max_deferrals})"
+    if sync_for_s is not None:
+        tried += f"; {duration(sync_for_s)} since the sync started"
+    if limited:
+        todo = (
+            "wait for the limit to reset, or raise max_sync_deferrals in policies/limits.yml so the sync "
+            "waits longer; a GitHub App token has a higher limit than a personal one"
+        )
+    else:
+        todo = (
+            f"check that the worker's host reaches {api} (GITHUB_API_URL; a proxy or firewall?) and, for "
+            "github.com, https://www.githubstatus.com; raise max_sync_deferrals in policies/limits.yml to "
+            "wait out longer outages"
+        )
+    diagnosis = (
+        f"{what} at {api}. Tried: {tried}. Nothing more was written; issues created before it stopped are kept "
+        f"(label `pass`, run {run_id} in their footer; `passbot audit export --run {run_id}` lists them). "
+        f"What to do: {todo}. Close those issues before planning the PRD again, or they are created twice."
+    )
+    return Failure(step="syncing", message=f"{what} at {api}", diagnosis=diagnosis)
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 120:
+        return f"{minutes}m {secs:02d}s"
+    return f"{minutes // 60}h {minutes % 60:02d}m"

@@ -19,6 +19,8 @@ COMMAND = "/pass"
 
 class ActionId(str, Enum):
     APPROVE = "pass.approve"
+    # Approve, rewriting the issues an earlier run of the same PRD created (Approve then skips).
+    APPROVE_UPDATE = "pass.approve_update"
     REJECT = "pass.reject"
     CHOOSE_ITEMS = "pass.choose_items"
 

@@ -9,10 +9,12 @@ answers 401 when that fails. Listeners ack first and enqueue; see bot/slack/list
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -48,6 +50,19 @@ AUTHORIZE_FAILED = (
     "was refused). Nothing was started. Try again in a minute; if it keeps happening, ask an admin to "
     "run `passbot doctor` and check SLACK_BOT_TOKEN."
 )
+
+
+class _SameTokenTwice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that "`token` will be
+    unused" beside our client, which PASS built from that same variable: nothing is skipped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOLT_LOGGER = logging.getLogger(f"slack_bolt.{AsyncApp.__name__}")
+if not any(isinstance(f, _SameTokenTwice) for f in _BOLT_LOGGER.filters):
+    _BOLT_LOGGER.addFilter(_SameTokenTwice())
 
 
 def build_slack_app(

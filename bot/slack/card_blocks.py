@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from bot.domain.check_names import plural
+from bot.domain.earlier_sync import already_synced, issue_numbers, number_span
 from bot.domain.models import Approval, Plan, PlanShape, Run, Severity, WorkItem
+from bot.domain.money import usd
 from bot.domain.status import RunStatus
 from bot.domain.verification import plan_shape
 from bot.slack import limits
@@ -112,7 +116,10 @@ def status_label(run: Run) -> tuple[str, str]:
     if run.status is RunStatus.SYNCED and run.sync.dry_run:
         return ":package:", "Staged (dry run: nothing was written to GitHub)"
     if run.status is RunStatus.BLOCKED:
-        return emoji, "Blocked: something PASS needs is missing"
+        if any(not c.ok for c in run.requirements):
+            return emoji, "Blocked: PASS needs something before it can go on"
+        errors = len(run.verification.errors) if run.verification else 0
+        return emoji, f"Blocked: the plan failed verification ({plural(errors, 'error')})"
     return emoji, label
 
 
@@ -184,7 +191,7 @@ def cost_text(run: Run) -> str:
     u = run.usage
     if not (u.prompt_tokens or u.completion_tokens):
         return "no model calls"
-    return f"${u.cost_usd:.4f} ({u.prompt_tokens:,} + {u.completion_tokens:,} tokens)"
+    return f"{usd(u.cost_usd)} ({u.prompt_tokens:,} + {u.completion_tokens:,} tokens)"
 
 
 def approval_buttons(run: Run) -> Block:
@@ -192,26 +199,35 @@ def approval_buttons(run: Run) -> Block:
     value = ButtonValue(run_id=run.run_id, plan_hash=run.plan_hash).encode()
     items = len(run.plan.items) if run.plan else 0
     target = f"`{esc(run.repo)}`" if run.repo else "the dry-run folder (no repo is set)"
+    earlier = run.earlier_sync
+    if earlier is None:
+        approve = _approve_button(
+            ActionId.APPROVE,
+            "Approve",
+            value,
+            f"PASS will create {items} issue(s) in {target}. This is the only step that writes.",
+        )
+        choices = [approve]
+    else:
+        span = number_span(issue_numbers(earlier))
+        skip = _approve_button(
+            ActionId.APPROVE,
+            "Approve (skip)",
+            value,
+            f"PASS will write nothing: {target} already has this PRD's issues ({span}).",
+        )
+        update = _approve_button(
+            ActionId.APPROVE_UPDATE,
+            "Approve and update",
+            value,
+            f"PASS will rewrite {span} in {target} from this plan and create only items that run did not have.",
+        )
+        choices = [skip, update]
     return {
         "type": "actions",
         "block_id": f"decide:{run.run_id}",
         "elements": [
-            {
-                "type": "button",
-                "action_id": ActionId.APPROVE.value,
-                "text": plain("Approve", limits.BUTTON_TEXT),
-                "style": "primary",
-                "value": value,
-                "confirm": {
-                    "title": plain("Approve this plan?", limits.CONFIRM_TITLE),
-                    "text": mrkdwn(
-                        f"PASS will create {items} issue(s) in {target}. This is the only step that writes.",
-                        limits.CONFIRM_TEXT,
-                    ),
-                    "confirm": plain("Approve", limits.CONFIRM_BUTTON),
-                    "deny": plain("Not yet", limits.CONFIRM_BUTTON),
-                },
-            },
+            *choices,
             {
                 "type": "button",
                 "action_id": ActionId.CHOOSE_ITEMS.value,
@@ -227,6 +243,30 @@ def approval_buttons(run: Run) -> Block:
             },
         ],
     }
+
+
+def _approve_button(action: ActionId, label: str, value: str, consequence: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": action.value,
+        "text": plain(label, limits.BUTTON_TEXT),
+        **({"style": "primary"} if action is ActionId.APPROVE else {}),
+        "value": value,
+        "confirm": {
+            "title": plain("Approve this plan?", limits.CONFIRM_TITLE),
+            "text": mrkdwn(f"{consequence} This is the only step that writes.", limits.CONFIRM_TEXT),
+            "confirm": plain("Approve", limits.CONFIRM_BUTTON),
+            "deny": plain("Not yet", limits.CONFIRM_BUTTON),
+        },
+    }
+
+
+def _earlier_block(run: Run) -> Block:
+    assert run.earlier_sync is not None
+    return section(
+        f":repeat: {esc(already_synced(run.earlier_sync))} *Approve (skip)* writes nothing; "
+        "*Approve and update* rewrites those issues from this plan."
+    )
 
 
 def _decision(approvals: Sequence[Approval]) -> str:
@@ -309,6 +349,8 @@ def status_card(run: Run, ctx: CardContext) -> Message:
         blocks.append(context(" · ".join(parts)))
         if have:
             blocks.append(section(_decision([a for a in run.approvals if a.plan_hash == run.plan_hash])))
+        if run.earlier_sync is not None:
+            blocks.append(_earlier_block(run))
         blocks.append(approval_buttons(run))
     elif run.approvals and run.status in {
         RunStatus.APPROVED,

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.queue import JobKind, JobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.metrics import metrics_summary
-from bot.domain.models import Run, Source, utcnow
+from bot.domain.models import OnEarlierSync, Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.domain.windows import parse_window
 from bot.errors import BadInput, RunNotFound
@@ -148,6 +148,7 @@ class SlackFlows:
         *,
         user_team: str | None,
         selected: frozenset[str] | None = None,
+        on_earlier: OnEarlierSync = "skip",
     ) -> None:
         """`user_team` is the clicker's `user.team_id`: only the run's own team's members count."""
         run = await self.store.get(value.run_id)
@@ -162,6 +163,7 @@ class SlackFlows:
             user_groups=groups,
             selected_keys=selected,
             teams=await self._teams(user_team),
+            on_earlier=on_earlier,
         )
         if outcome.now_approved:
             # Only the click that completed the approvals gets here (the store's compare-and-set),
@@ -195,6 +197,24 @@ class SlackFlows:
         ctx = ModalContext(run_id=run.run_id, plan_hash=value.plan_hash, channel=channel)
         view = reject_modal(run, ctx) if kind == "reject" else select_items_modal(run, ctx)
         await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    async def redraw_selection(
+        self, ctx: ModalContext, selected: frozenset[str], *, view_id: str, view_hash: str | None
+    ) -> None:
+        """The items modal again, with the count of what is ticked now. Nothing is decided here:
+        a run that moved on is left to the submission to refuse."""
+        run = await self.store.get(ctx.run_id)
+        if run.status is not RunStatus.AWAITING_APPROVAL or run.plan_hash != ctx.plan_hash:
+            return
+        try:
+            await self.client.views_update(
+                view_id=view_id, hash=view_hash, view=select_items_modal(run, ctx, selected=selected)
+            )
+        except SlackApiError as exc:
+            # hash_conflict: a later tick's redraw got there first, and it has the newer count.
+            if exc.response.get("error") != "hash_conflict":
+                raise
+            log.info("slack.selection_redraw_skipped", run_id=ctx.run_id, reason="hash_conflict")
 
     # --- questions -----------------------------------------------------------------------------
 

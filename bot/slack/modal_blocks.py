@@ -48,13 +48,16 @@ def reject_modal(run: Run, ctx: ModalContext) -> View:
     }
 
 
-def select_items_modal(run: Run, ctx: ModalContext) -> View:
-    """Checkboxes, ten to a group (Slack's limit), every item ticked to start with."""
+def select_items_modal(run: Run, ctx: ModalContext, selected: frozenset[str] | None = None) -> View:
+    """Checkboxes, ten to a group (Slack's limit), every item ticked to start with. `selected`:
+    the items ticked now, when redrawn after a tick (each group dispatches its changes, so the
+    count follows them)."""
     items = run.plan.items[:MODAL_MAX_ITEMS] if run.plan else []
+    ticked = {i.key for i in items} if selected is None else {i.key for i in items if i.key in selected}
     blocks: list[Block] = [
         section(
             f"Untick what should *not* become an issue, then approve. The approval covers exactly the "
-            f"items left ticked ({len(items)} now)."
+            f"items left ticked ({len(ticked)} now)."
         )
     ]
     for group, start in enumerate(range(0, len(items), limits.CHECKBOX_OPTIONS)):
@@ -70,18 +73,18 @@ def select_items_modal(run: Run, ctx: ModalContext) -> View:
             }
             for i in chunk
         ]
+        element: Block = {"type": "checkboxes", "action_id": SELECT_INPUT, "options": options}
+        initial = [o for o, i in zip(options, chunk, strict=True) if i.key in ticked]
+        if initial:  # Slack refuses an empty initial_options
+            element["initial_options"] = initial
         blocks.append(
             {
                 "type": "input",
                 "block_id": f"{SELECT_BLOCK_PREFIX}{group}",
                 "optional": True,
+                "dispatch_action": True,
                 "label": plain(f"Items {start + 1}–{start + len(chunk)}", 100),
-                "element": {
-                    "type": "checkboxes",
-                    "action_id": SELECT_INPUT,
-                    "options": options,
-                    "initial_options": options,
-                },
+                "element": element,
             }
         )
     return {

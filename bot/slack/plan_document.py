@@ -6,6 +6,7 @@ Slack messages summarise and page; this file holds everything, so nothing is los
 from __future__ import annotations
 
 from bot.domain.models import Run
+from bot.domain.money import usd
 from bot.services.dry_run import render_backlog_markdown
 
 
@@ -36,7 +37,7 @@ def plan_markdown(run: Run) -> str:
         "",
         "# Usage",
         "",
-        f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens, ${u.cost_usd:.4f}; "
+        f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens, {usd(u.cost_usd)}; "
         f"planner {run.planner}; plan hash {run.plan_hash or '-'}",
         "",
     ]

@@ -73,6 +73,13 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     seconds = max(seconds, 0.0)
+    if seconds == 0:
+        return "0s"
+    if seconds < 0.01:
+        return "under 0.01s"
+    if seconds < 10:
+        # A quick run is 0.17s, not "0s".
+        return f"{seconds:.2g}s"
     if seconds < 60:
         return f"{seconds:.0f}s"
     if seconds < 3600:

@@ -7,7 +7,9 @@ more than the card shows (`synced_pages`). The full plan goes up as a file (bot/
 
 from __future__ import annotations
 
+from bot.domain.check_names import check_name, verification_verdict
 from bot.domain.models import Run, Severity, WorkItem
+from bot.domain.money import usd
 from bot.slack import limits
 from bot.slack.block_kit import SECTION_BUDGET, Message, context, line_sections, message, paged, section
 from bot.slack.card_blocks import CARD_ISSUE_LINKS, cost_text
@@ -80,12 +82,11 @@ def findings_pages(run: Run) -> list[Message]:
     if run.verification is None:
         return []
     findings = run.verification.findings
-    verdict = "passed" if run.verification.passed else "*failed*"
-    lines = [f"Verification {verdict}: {len(findings)} finding(s)."]
+    lines = [verification_verdict(run.verification.passed, findings)]
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     for f in sorted(findings, key=lambda f: order[f.severity]):
         where = f" (`{esc(f.item_key)}`)" if f.item_key else ""
-        lines.append(f"{_MARK[f.severity]} *{esc(f.check)}*{where}: {esc(one_line(f.message))}")
+        lines.append(f"{_MARK[f.severity]} *{esc(check_name(f.check))}*{where}: {esc(one_line(f.message))}")
     return paged(":test_tube: Findings", line_sections(lines), f"Findings for run {run.run_id}")
 
 
@@ -111,7 +112,7 @@ def cost_message(run: Run) -> Message:
     if run.plan_hash:
         parts.append(f"plan hash `{run.plan_hash[:12]}`")
     text = " · ".join(parts)
-    return message(f"Usage for run {run.run_id}: ${u.cost_usd:.4f}", [context(text)])
+    return message(f"Usage for run {run.run_id}: {usd(u.cost_usd)}", [context(text)])
 
 
 def thread_details(run: Run) -> list[Message]:
@@ -133,4 +134,7 @@ def synced_pages(run: Run) -> list[Message]:
     if len(issues) <= CARD_ISSUE_LINKS:
         return []
     lines = [link(i.url, f"#{i.number} {i.key}") if i.url else f"`{esc(i.key)}`" for i in issues]
-    return paged(":rocket: Created issues", line_sections(lines), f"Issues for run {run.run_id}")
+    title = (
+        ":package: Staged issues (dry run: nothing was written to GitHub)" if run.sync.dry_run else ":rocket: Issues"
+    )
+    return paged(title, line_sections(lines), f"Issues for run {run.run_id}")

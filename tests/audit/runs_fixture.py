@@ -13,6 +13,7 @@ from bot.domain.models import (
     Run,
     Severity,
     Source,
+    SyncResult,
     Usage,
     VerificationReport,
 )
@@ -51,6 +52,8 @@ def make_run(
         updated_at=created,
         verification=verification,
         requirements=requirements or [],
+        # A run with a repo synced to GitHub; without one it was a dry run (counted apart).
+        sync=SyncResult(target=repo, dry_run=repo is None),
     )
     for status, offset in steps:
         actor = Actor.HUMAN if status is RunStatus.APPROVED else Actor.SYSTEM

@@ -28,6 +28,24 @@ TINY_PRD = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
 State = dict[str, Any]
 
 
+VERIFIED_REPO = "acme/app"
+
+
+def git_host(root: Path) -> str:
+    """A GitHub stand-in for `git clone`: `acme/app` as a bare repo under `root`, one small module
+    inside. Returns the GITHUB_API_URL whose git host it is (`<host>/api/v3` -> `<host>`)."""
+    work = root / "work"
+    work.mkdir(parents=True)
+    (work / "app.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "app"], check=True)
+    bare = root / f"{VERIFIED_REPO}.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return f"file://{root}/api/v3"
+
+
 def dev_settings(data_dir: Path) -> Settings:
     """A new user's settings: no Slack, GitHub, OpenAI or Redis configured."""
     return Settings(
@@ -102,7 +120,8 @@ class Page:
 
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    stack = await DevStack.start(dev_settings(tmp_path / "data"), port=0)
+    settings = dev_settings(tmp_path / "data").model_copy(update={"github_api_url": git_host(tmp_path / "git")})
+    stack = await DevStack.start(settings, port=0)
     http = aiohttp.ClientSession()
     try:
         yield Page(stack.url, http, stack)
@@ -130,12 +149,12 @@ class DevProcess:
 URL_LINE = re.compile(rb"^passbot dev: open (http://127\.0\.0\.1:\d+/) ")
 
 
-async def start_dev_process(data_dir: Path, log: Path) -> DevProcess:
+async def start_dev_process(data_dir: Path, log: Path, **env: str) -> DevProcess:
     """`passbot dev --port 0` as a new user runs it; the URL is read from the one line it prints."""
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "dev", "--port", "0"],
-            env=clean_env(data_dir),
+            env=clean_env(data_dir, **env),
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=err,
@@ -156,7 +175,9 @@ async def start_dev_process(data_dir: Path, log: Path) -> DevProcess:
 
 @pytest.fixture
 async def dev_process(tmp_path: Path) -> AsyncIterator[DevProcess]:
-    process = await start_dev_process(tmp_path / "data", tmp_path / "dev.log")
+    process = await start_dev_process(
+        tmp_path / "data", tmp_path / "dev.log", GITHUB_API_URL=git_host(tmp_path / "git")
+    )
     try:
         yield process
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.dev.conftest import TINY_PRD, DevProcess
+from tests.dev.conftest import TINY_PRD, VERIFIED_REPO, DevProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -103,3 +103,53 @@ async def walk_through(page: Any) -> None:
     for key in keys:
         await expect(staged).to_contain_text(key)
     await expect(page.locator("#violations-total")).to_have_text("No Slack limit broken so far")
+
+
+async def test_pass_verify_in_the_browser_is_answered_with_emoji_rendered(browser_page: Any, tmp_path: Path) -> None:
+    page = browser_page
+    try:
+        await page.fill("#compose-text", f"/pass verify {VERIFIED_REPO}")
+        await page.click("#send")
+        answers = page.locator("#messages .msg.ephemeral")
+        await expect(answers.first).to_contain_text(f"Checking {VERIFIED_REPO} in the sandbox", timeout=WAIT_MS)
+        await expect(answers.first).to_contain_text("\u23f3")  # :hourglass_flowing_sand:, drawn as Slack draws it
+        await expect(answers.first).not_to_contain_text(":hourglass_flowing_sand:")
+        await expect(answers).to_have_count(2, timeout=WAIT_MS)
+        await expect(answers.nth(1)).to_contain_text("checks passed")
+        await expect(answers.nth(1)).to_contain_text("\u2705")  # :white_check_mark:
+    except BaseException:
+        await page.screenshot(path=str(tmp_path / "failure.png"))
+        raise
+
+
+async def test_the_items_count_follows_the_ticks_and_the_message_shortcut_plans_a_message(
+    browser_page: Any, tmp_path: Path
+) -> None:
+    page = browser_page
+    try:
+        await page.fill("#compose-text", f"/pass plan {TINY_PRD}")
+        await page.click("#send")
+        card = page.locator("#messages .msg").first
+        await expect(card).to_contain_text("Waiting for approval", timeout=WAIT_MS)
+        await page.click("[data-user=U0BOB]")
+        await card.locator("[data-action-id='pass.choose_items']").click()
+        modal = page.locator("#modal-layer form.modal")
+        await expect(modal).to_contain_text("(3 now)", timeout=WAIT_MS)
+        await modal.locator("input[type=checkbox]").first.uncheck()
+        await expect(modal).to_contain_text("(2 now)", timeout=WAIT_MS)
+        await expect(modal.locator("input[type=checkbox]").first).not_to_be_checked()
+        await modal.locator("[data-modal=close]").click()
+        await expect(modal).to_have_count(0, timeout=WAIT_MS)
+
+        # bob pastes a PRD as a plain message; "More actions → Plan with PASS" plans it in its thread.
+        await page.fill("#compose-text", TINY_PRD)
+        await page.click("#send")
+        message = page.locator("#messages .msg", has_text="Create a basic todo list").last
+        await message.hover()
+        await message.locator(".more-actions summary").click()
+        await message.locator("[data-shortcut='pass.plan_with_pass']").click()
+        await message.locator("[data-open-thread]").click(timeout=WAIT_MS)
+        await expect(page.locator("#thread-messages")).to_contain_text("Waiting for approval", timeout=WAIT_MS)
+    except BaseException:
+        await page.screenshot(path=str(tmp_path / "failure.png"))
+        raise

@@ -3,9 +3,11 @@ sees, and what the real bot does with their typing and clicks."""
 
 from __future__ import annotations
 
+import json
+
 from bot.dev.identities import ALICE, BOB, MALLORY
-from bot.slack.actions import ActionId, ViewId
-from tests.dev.conftest import TINY_PRD, Page, State, card, ephemerals, shown
+from bot.slack.actions import ActionId, ShortcutId, ViewId
+from tests.dev.conftest import TINY_PRD, VERIFIED_REPO, Page, State, card, ephemerals, shown
 
 
 def waiting(state: State) -> bool:
@@ -108,3 +110,59 @@ async def test_a_prd_pasted_on_the_line_after_the_command_keeps_its_title(page: 
     await page.send(f"/pass plan\n{TINY_PRD}")
     state = await page.until(waiting, "the card reaching approval")
     assert "PASS · Simple Todo App PRD" in shown(card(state))
+
+
+async def test_pass_verify_is_answered_on_the_page_with_the_checks_found(page: Page) -> None:
+    await page.send(f"/pass verify {VERIFIED_REPO}", user=BOB.id)
+    seen = await page.until(lambda s: len(ephemerals(s)) == 2, "the acknowledgement and the findings", user=BOB.id)
+    asked, answered = ephemerals(seen)
+    assert f"Checking `{VERIFIED_REPO}` in the sandbox" in asked
+    assert f"`{VERIFIED_REPO}`: all" in answered and "checks passed" in answered, answered
+    assert "sandbox:" in answered, "the answer says which sandbox ran the checks"
+    assert not ephemerals(await page.state(ALICE.id)), "only the person who asked sees the answer"
+
+
+async def test_unticking_an_item_updates_the_count_in_the_modal(page: Page) -> None:
+    await page.send(f"/pass plan {TINY_PRD}")
+    ts = card(await page.until(waiting, "the card reaching approval"))["ts"]  # type: ignore[index]
+    await page.click(ts, ActionId.CHOOSE_ITEMS.value, user=BOB.id)
+    modal = (await page.until(lambda s: s["modal"] is not None, "the items modal", user=BOB.id))["modal"]
+    assert "(3 now)" in shown_view(modal)
+    group = next(b["block_id"] for b in modal["view"]["blocks"] if b["type"] == "input")
+
+    status, body = await page.act(
+        "change", BOB.id, view_id=modal["id"], block_id=group, values={group: {"selected": ["T02", "T03"]}}
+    )
+    assert status == 200, body
+    redrawn = await page.until(
+        lambda s: "(2 now)" in shown_view(s["modal"]), "the count following the tick", user=BOB.id
+    )
+    ticked = [
+        o["value"]
+        for b in redrawn["modal"]["view"]["blocks"]
+        for o in (b.get("element") or {}).get("initial_options", [])
+    ]
+    assert ticked == ["T02", "T03"], "the redrawn modal keeps what is ticked"
+    assert redrawn["violations_total"] == 0
+
+
+async def test_the_message_shortcut_plans_a_prd_posted_as_a_message(page: Page) -> None:
+    await page.send(TINY_PRD, user=BOB.id)
+    posted = (await page.until(lambda s: bool(s["messages"]), "bob's message"))["messages"][0]
+    status, body = await page.act("shortcut", ALICE.id, ts=posted["ts"], callback_id=ShortcutId.PLAN_WITH_PASS.value)
+    assert status == 200, body
+
+    def card_in_thread(state: State) -> State | None:
+        return next(
+            (m for m in state["messages"] if m["user"] == state["bot"]["id"] and m["thread_ts"] == posted["ts"]), None
+        )
+
+    staged = await page.until(
+        lambda s: "Waiting for approval" in shown(card_in_thread(s)), "the card, in the thread of the message"
+    )
+    assert "PASS · Simple Todo App PRD" in shown(card_in_thread(staged))
+    assert f"<@{ALICE.id}>" in shown(card_in_thread(staged)), "the person who used the shortcut requested the run"
+
+
+def shown_view(modal: State | None) -> str:
+    return "" if modal is None else json.dumps(modal["view"]["blocks"], ensure_ascii=False)

@@ -4,6 +4,7 @@ and the Block Kit limits it shows instead of hiding."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,6 +19,7 @@ from bot.dev.identities import ALICE, BOB, CHANNEL_ID
 from bot.dev.signing import sign, signed_headers
 from bot.dev.workspace import Message
 from tests.dev.conftest import Page, ephemerals
+from tests.helpers import REPO_ROOT
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack"
 
@@ -142,3 +144,13 @@ async def test_the_page_and_its_files_are_served(page: Page) -> None:
             assert asset.status == 200 and len(await asset.read()) > 1000
     async with page.http.get(f"{page.url}static/../runner.py") as escape:
         assert escape.status == 404
+
+
+def test_every_emoji_pass_writes_is_drawn_by_the_dev_page() -> None:
+    """A shortcode the page does not know shows as `:name:` text, unlike in Slack."""
+    written: set[str] = set()
+    for source in (REPO_ROOT / "bot").rglob("*.py"):
+        written |= set(re.findall(r"(?:^|[\"' (]):([a-z][a-z0-9_+-]*):(?=[ \"'])", source.read_text()))
+    script = (REPO_ROOT / "bot" / "dev" / "static" / "app.js").read_text()
+    known = set(re.findall(r"\b([a-z][a-z0-9_+-]*): \"", script.split("const EMOJI = {")[1].split("};")[0]))
+    assert written and not written - known, sorted(written - known)

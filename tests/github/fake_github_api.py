@@ -257,6 +257,10 @@ class FakeGitHub:
                 return self._reply(200, found[0])
         if rest == ["issues"] and method == "POST":
             return self._create_issue(repo, await request.json(), login)
+        if len(rest) == 2 and rest[0] == "issues" and method == "PATCH":
+            found = [i for i in repo.issues if str(i["number"]) == rest[1]]
+            if found:
+                return self._update_issue(repo, found[0], await request.json())
         return self._reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
     def _paged(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
@@ -349,6 +353,16 @@ class FakeGitHub:
         return self._reply(
             201, issue, {"Location": f"{api}/issues/{number}", "ETag": CREATED_HEADERS.get("etag", '"x"')}
         )
+
+    def _update_issue(self, repo: FakeRepo, issue: dict[str, Any], payload: dict[str, Any]) -> web.Response:
+        for field_name in ("title", "body", "state"):
+            if field_name in payload:
+                issue[field_name] = payload[field_name]
+        if "labels" in payload:
+            issue["labels"] = [
+                repo.labels.setdefault(name, {**copy.deepcopy(LABEL_SHAPE), "name": name}) for name in payload["labels"]
+            ]
+        return self._reply(200, issue)
 
     def _filter_issues(self, repo: FakeRepo, request: web.Request) -> list[dict[str, Any]]:
         state = request.query.get("state", "open")

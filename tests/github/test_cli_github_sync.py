@@ -55,3 +55,40 @@ async def test_a_missing_repo_on_github_blocks_with_the_fix(github: FakeGitHub, 
     missing = [r for r in run["requirements"] if not r["ok"]]
     assert missing and all(r["fix"] for r in missing)
     assert not github.writes()
+
+
+async def test_the_same_prd_approved_again_creates_nothing_unless_the_operator_asks_to_update(
+    github: FakeGitHub, tmp_path: Path
+) -> None:
+    github.add_repo(REPO, private=True)
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO_ROOT / "policies", policies)
+    (policies / "limits.yml").write_text("github_write_interval_s: 0\n")
+    data = tmp_path / "data"
+    env = clean_env(data, GITHUB_TOKEN=TOKEN, GITHUB_API_URL=github.base_url, PASS_POLICY_DIR=str(policies))
+    prd = str(PRDS / "02_taskmaster_test_prd_tiny.md")
+    try:
+        code, out, err = await passbot_async("plan", prd, "--repo", REPO, "--yes", "--json", env=env)
+        assert code == 0, err.decode()
+        first = json.loads(out)
+        issues_after_first = len(github.repos[REPO].issues)
+        writes_after_first = len(github.writes())
+
+        code, again, err = await passbot_async("plan", prd, "--repo", REPO, "--yes", env=env)
+        assert code == 0, err.decode()
+        assert len(github.repos[REPO].issues) == issues_after_first, "a second approval created issues again"
+        assert len(github.writes()) == writes_after_first, "nothing at all is written to GitHub"
+        text = again.decode()
+        assert f"This PRD was already synced to {REPO} as #1–#{issues_after_first} by run {first['run_id']}." in text
+        assert "Nothing was written" in text
+
+        github.repos[REPO].issues[0]["title"] = "edited by hand"
+        code, updated, err = await passbot_async("plan", prd, "--repo", REPO, "--yes", "--update", "--json", env=env)
+    finally:
+        stop_embedded_server(data)
+    assert code == 0, err.decode()
+    assert len(github.repos[REPO].issues) == issues_after_first, "--update rewrites, it does not create"
+    assert github.repos[REPO].issues[0]["title"] != "edited by hand"
+    run = json.loads(updated)
+    assert [i["number"] for i in run["sync"]["issues"]] == [i["number"] for i in first["sync"]["issues"]]
+    assert [r.method for r in github.writes()[writes_after_first:]] == ["PATCH"] * issues_after_first

@@ -120,7 +120,7 @@ async def test_a_cost_cap_hit_in_the_sandbox_blocks_the_run_with_the_artifact_an
 
     assert run.status is RunStatus.BLOCKED
     cap = next(c for c in run.requirements if c.name == "cost cap reached")
-    assert not cap.ok and cap.fix is not None and "$0.0033" in cap.fix and "$0.01" in cap.fix
+    assert not cap.ok and cap.fix is not None and "$0.0033" in cap.fix and "of its $0.0060 cap" in cap.fix
     assert run.usage.completion_tokens == 5_000 and run.usage.cost_usd == pytest.approx(0.0033)
     assert len(fake_openai.received) == 1
     events = await agent_events(store, run.run_id)

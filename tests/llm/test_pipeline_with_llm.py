@@ -61,7 +61,7 @@ async def test_a_cost_cap_blocks_the_run_with_spend_and_cap_shown(
     run = await runs.execute(run.run_id)
     assert run.status is RunStatus.BLOCKED
     cap = next(c for c in run.requirements if c.name == "cost cap reached")
-    assert not cap.ok and cap.fix is not None and "$0.01" in cap.fix
+    assert not cap.ok and cap.fix is not None and "of its $0.0050 cap" in cap.fix
     assert run.usage.completion_tokens == 5_000  # what was spent is on the run
 
 
@@ -158,7 +158,7 @@ async def test_passbot_plan_blocks_on_a_cost_cap_hit_in_the_sandbox(fake_openai:
     assert code == 3, err  # blocked
     assert run["status"] == "blocked"
     [cap] = [r for r in run["requirements"] if r["name"] == "cost cap reached"]
-    assert cap["ok"] is False and "$0.0033 of its $0.01 cap" in cap["fix"]
+    assert cap["ok"] is False and "$0.0033 of its $0.0060 cap" in cap["fix"]
     assert run["usage"]["completion_tokens"] == 5_000
     assert len(fake_openai.received) == 1
     assert llm_calls(audit) == [("allowed", "llm"), ("refused", "cost-cap")]

@@ -24,6 +24,9 @@ def test_verify_names_exactly_the_three_problems_and_exits_3(tmp_path: Path) -> 
     assert sorted(f["check"] for f in errors) == ["mypy", "pytest", "ruff"]
     out = text.stdout.decode()
     assert "src/sample/calc.py:1" in out and "F401" in out and "Likely cause" in out
+    # The isolation the checks ran at, and each check's outcome, before the diagnosis.
+    assert f"{SAMPLE}: sandbox {report['isolation']} (" in out
+    assert "Checks:" in out and "✗ ruff" in out and "✗ mypy" in out and "✗ pytest" in out
 
 
 def _path_without_bwrap(tmp_path: Path) -> str:

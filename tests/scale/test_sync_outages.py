@@ -112,3 +112,28 @@ async def test_a_sync_still_rate_limited_after_its_waits_fails_with_the_reason(
     failed = await store.get(run_id)
     assert failed.status is RunStatus.FAILED and failed.failure is not None
     assert failed.failure.step == "syncing" and "rate limit" in failed.failure.message.lower()
+
+
+async def test_github_unreachable_at_sync_says_what_was_tried_for_how_long_and_what_to_do(
+    store: RedisRunStore, queue: SaqJobQueue, github: FakeGitHub
+) -> None:
+    syncer = GitHubSyncer(
+        GitHubTracker(auth=Auth.Token(TOKEN), base_url=github.base_url, timeout=2, seconds_between_requests=0),
+        RedisSyncLedger(store),
+        default_repo=REPO,
+        pacer=WritePacer(min_interval=0.0, limits=()),
+        retry_policy=RetryPolicy(max_attempts=3, unavailable_wait=0.01),
+    )
+    runs = RunService(store, HeuristicPlanner(), syncer, Policies(limits=Limits(max_sync_deferrals=0)))
+    run_id = await _approved(runs, queue)
+    await github.close()  # GitHub goes away between the approval and the sync
+
+    await drain(build_worker(queue, runs, dequeue_timeout_s=0.05))
+    failed = await store.get(run_id)
+    assert failed.status is RunStatus.FAILED and failed.failure is not None
+    said = f"{failed.failure.message} {failed.failure.diagnosis}"
+    assert "Where:" not in said and "bot/" not in said, "a source location is no fix"
+    assert f"GitHub did not answer (ConnectionError) at {github.base_url}" in said
+    assert "Tried: 3 attempt(s) of the last call over " in said
+    assert "since the sync started" in said
+    assert "What to do: check that the worker's host reaches" in said and "max_sync_deferrals" in said

@@ -23,6 +23,7 @@ from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Policies
 from bot.sandbox.command_policy import load_command_policy
 from bot.services.dry_run import DryRunSyncer
+from bot.services.ports import Syncer
 from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.settings import Settings
@@ -141,7 +142,7 @@ HarnessFactory = Callable[..., Awaitable[Harness]]
 async def make_harness(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIterator[HarnessFactory]:
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
-    async def make(policies: Policies | None = None, *, github: Any = None) -> Harness:
+    async def make(policies: Policies | None = None, *, github: Any = None, syncer: Syncer | None = None) -> Harness:
         fake = FakeSlack()
         await fake.start()
         cleanups.append(fake.close)
@@ -156,7 +157,7 @@ async def make_harness(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIte
         )
         policies = policies or Policies()
         store = RedisRunStore(redis_client)
-        syncer = DryRunSyncer(tmp_path / "runs", reason="test")
+        syncer = syncer or DryRunSyncer(tmp_path / "runs", reason="test")
         runs = RunService(store, HeuristicPlanner(), syncer, policies)
         container = Container(
             settings=settings,

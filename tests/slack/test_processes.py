@@ -140,3 +140,4 @@ async def test_serve_and_worker_processes_take_a_plan_from_slack_to_a_staged_car
     finally:
         codes = [_stop(serve)] + ([_stop(worker)] if worker else [])
     assert codes == [0] * len(codes), "both processes stop cleanly on SIGTERM"
+    assert "will be unused" not in serve_log.read_text(), "serve starts without Bolt's token warning"

@@ -80,7 +80,7 @@ function banner(text) {
 const EMOJI = {
   inbox_tray: "📥", mag: "🔍", brain: "🧠", test_tube: "🧪", raised_hand: "✋", white_check_mark: "✅",
   arrows_counterclockwise: "🔄", rocket: "🚀", no_entry_sign: "🚫", construction: "🚧", x: "❌",
-  hourglass: "⌛", heavy_multiplication_x: "✖️", red_circle: "🔴", large_yellow_circle: "🟡",
+  hourglass: "⌛", hourglass_flowing_sand: "⏳", repeat: "🔁", heavy_multiplication_x: "✖️", red_circle: "🔴", large_yellow_circle: "🟡",
   white_circle: "⚪", package: "📦", building_construction: "🏗️", clipboard: "📋", page_facing_up: "📄",
   no_entry: "⛔", warning: "⚠️", wave: "👋", shield: "🛡️", alarm_clock: "⏰", tada: "🎉", memo: "📝",
   bar_chart: "📊", hammer_and_wrench: "🛠️", lock: "🔒", link: "🔗", eyes: "👀", bulb: "💡", bell: "🔔",
@@ -267,7 +267,7 @@ function renderModal(modal) {
   if (key !== app.modalKey) {
     app.modalKey = key;
     const view = modal.view;
-    const ctx = { modal: true, errors: {} };
+    const ctx = { modal: true, errors: {}, viewId: modal.id };
     const submit = view.submit
       ? el("button", { type: "submit", class: "btn primary", "data-modal": "submit", html: plain(view.submit) })
       : null;
@@ -322,6 +322,13 @@ function renderInput(block, ctx) {
     }
     case "checkboxes":
       wrap.append(...(element.options || []).map((o) => choice(o, "checkbox")));
+      if (block.dispatch_action) {
+        // Slack tells the app of each tick in a block that dispatches its actions.
+        wrap.addEventListener("change", (event) => {
+          const form = event.target.closest("form");
+          post("/dev/change", { view_id: ctx.viewId, block_id: blockId, values: collectInputs(form) });
+        });
+      }
       break;
     case "radio_buttons":
       wrap.append(...(element.options || []).map((o) => choice(o, "radio")));
@@ -412,9 +419,21 @@ function renderMessage(message, where) {
       `${message.replies} ${message.replies === 1 ? "reply" : "replies"}`));
   }
   node.append(avatar(message.user), body);
+  const shortcuts = (app.data.info || {}).shortcuts || [];
+  const tools = el("div", { class: "msg-tools" });
   if (where === "chan" && !message.ephemeral) {
-    node.append(el("button", { type: "button", class: "reply-link", onclick: () => openThread(message.ts) }, "Reply in thread"));
+    tools.append(el("button", { type: "button", class: "reply-link", onclick: () => openThread(message.ts) }, "Reply in thread"));
   }
+  if (!message.ephemeral && !isBot && shortcuts.length) {
+    // Slack's "More actions" menu on a message: the app's message shortcuts.
+    tools.append(el("details", { class: "more-actions" },
+      el("summary", { "aria-label": "More actions", title: "More actions" }, "⋯"),
+      el("div", { class: "menu" }, shortcuts.map((s) => el("button", {
+        type: "button", "data-shortcut": s.callback_id,
+        onclick: (event) => { event.target.closest("details").open = false; post("/dev/shortcut", { ts: message.ts, callback_id: s.callback_id }); },
+      }, s.name)))));
+  }
+  if (tools.childElementCount) node.append(tools);
   return node;
 }
 

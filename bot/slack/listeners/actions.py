@@ -30,6 +30,14 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         user = body["user"]["id"]
         await flows.approve(value, user, ephemeral(flows.client, _channel(body), user), user_team=user_team(body))
 
+    @app.action(ActionId.APPROVE_UPDATE.value)
+    async def approve_and_update(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        value = ButtonValue.decode(action.get("value"))
+        await ack()
+        user = body["user"]["id"]
+        reply = ephemeral(flows.client, _channel(body), user)
+        await flows.approve(value, user, reply, user_team=user_team(body), on_earlier="update")
+
     @app.action(ActionId.REJECT.value)
     async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         value = ButtonValue.decode(action.get("value"))

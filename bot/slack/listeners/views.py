@@ -48,6 +48,14 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
             user_team=user_team(body),
         )
 
+    @app.action(SELECT_INPUT)
+    async def selection_changed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """A tick inside the items modal: the count at its top is redrawn (views.update)."""
+        await ack()
+        view = body.get("view") or {}
+        ctx = ModalContext.decode(view.get("private_metadata"))
+        await flows.redraw_selection(ctx, selected_keys(view), view_id=str(view.get("id")), view_hash=view.get("hash"))
+
     @app.view(ViewId.SELECT_ITEMS.value)
     async def selection_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         ctx = ModalContext.decode(view.get("private_metadata"))
