@@ -83,7 +83,7 @@ const EMOJI = {
   hourglass: "⌛", hourglass_flowing_sand: "⏳", repeat: "🔁", heavy_multiplication_x: "✖️", red_circle: "🔴", large_yellow_circle: "🟡",
   white_circle: "⚪", package: "📦", building_construction: "🏗️", clipboard: "📋", page_facing_up: "📄",
   no_entry: "⛔", warning: "⚠️", wave: "👋", shield: "🛡️", alarm_clock: "⏰", tada: "🎉", memo: "📝",
-  bar_chart: "📊", hammer_and_wrench: "🛠️", lock: "🔒", link: "🔗", eyes: "👀", bulb: "💡", bell: "🔔",
+  bar_chart: "📊", hammer_and_wrench: "🛠️", lock: "🔒", link: "🔗", eyes: "👀", bulb: "💡", bell: "🔔", straight_ruler: "📏",
   heavy_check_mark: "✔️", large_green_circle: "🟢", zap: "⚡", fire: "🔥", calendar: "📅", thumbsup: "👍",
 };
 
