@@ -87,7 +87,8 @@ def requirement_lines(run: Run) -> list[str]:
     lines = [f"requirements found in the PRD: {len(found)}"]
     width = max((len(r.id) for r in found[:SHOWN_REQUIREMENTS]), default=0)
     for requirement in found[:SHOWN_REQUIREMENTS]:
-        title = " ".join(requirement.text.split())
+        # Redacted before it is shortened: a secret cut in half no longer looks like one.
+        title = redact(" ".join(requirement.text.split()))
         title = title if len(title) <= 90 else title[:89].rstrip() + "…"
         lines.append(f"  {requirement.id:<{width}}  {title}")
     if len(found) > SHOWN_REQUIREMENTS:

@@ -40,9 +40,9 @@ def test_passbot_plan_shows_no_secret_names_each_once_and_says_what_was_withheld
     for case in SECRETS:
         assert case.shown_parts(shown) == [], case.secret[:4]
     lines = text.stdout.decode().splitlines()
-    secret_lines = [line for line in lines if line.strip().startswith("✗ secrets")]
+    secret_lines = [line for line in lines if line.strip().startswith("✗ Secrets")]
     assert len(secret_lines) == len(SECRETS), secret_lines
-    (withheld,) = [line for line in lines if "confidential:" in line]
+    (withheld,) = [line for line in lines if "Confidential" in line and ":" in line]
     assert "“Confidential: Pricing experiments” was withheld from the plan" in withheld
     findings = json.loads(as_json.stdout)["verification"]["findings"]
     assert [f["check"] for f in findings].count("secrets") == len(SECRETS)

@@ -4,6 +4,7 @@ and says it failed verification, and numbers read as people expect."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from bot.adapters.redis_store import RedisRunStore
 from bot.domain.cost import cap_reached_requirement
 from bot.domain.digest import assemble_digest
 from bot.domain.metrics import metrics_summary
-from bot.domain.models import Source, utcnow
+from bot.domain.models import Prd, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.errors import CostCapReached
 from bot.planner.heuristic import HeuristicPlanner
+from bot.planner.port import PlanningContext, PlanOutcome
 from bot.policies import Limits, Policies
 from bot.services.dry_run import DryRunSyncer
 from bot.services.runs import RunService
@@ -66,11 +68,19 @@ async def test_a_dry_run_never_says_it_created_issues_and_the_digest_counts_it_a
     assert "Synced" not in shown and "Staged (dry run)" in shown
 
 
+class _OverBudgetPlanner(HeuristicPlanner):
+    """A planner that ignores the item budget it is given (an LLM may): the offline planner fits
+    its plan into `max_items_per_run`, so only such a plan is still blocked for size."""
+
+    async def plan(self, prd: Prd, context: PlanningContext) -> PlanOutcome:
+        return await super().plan(prd, dataclasses.replace(context, max_items=60))
+
+
 async def test_a_plan_too_big_for_the_policy_names_the_key_and_says_verification_failed(
     store: RedisRunStore, tmp_path: Path
 ) -> None:
     policies = Policies(limits=Limits(max_items_per_run=3))
-    runs = RunService(store, HeuristicPlanner(), DryRunSyncer(tmp_path, reason="test"), policies)
+    runs = RunService(store, _OverBudgetPlanner(), DryRunSyncer(tmp_path, reason="test"), policies)
     run, _ = await runs.submit(LARGE, source=Source.SLACK, requester="U_REQ", channel="C1")
     run = await runs.execute(run.run_id)
     assert run.status is RunStatus.BLOCKED

@@ -93,8 +93,13 @@ async def test_serve_refuses_forgeries_folds_redeliveries_and_fails_closed_while
             await procs.until(lambda: healthy(http, port), "serve answering /healthz")
 
             # A redelivered webhook (same Idempotency-Key) starts one run.
-            first = await api.call("POST", "/hooks/prd", body=BODY, headers=_signed(**{"Idempotency-Key": "d-1"}))
-            again = await api.call("POST", "/hooks/prd", body=BODY, headers=_signed(**{"Idempotency-Key": "d-1"}))
+            first_ts = int(time.time())
+            first = await api.call(
+                "POST", "/hooks/prd", body=BODY, headers=_signed(first_ts, **{"Idempotency-Key": "d-1"})
+            )
+            again = await api.call(
+                "POST", "/hooks/prd", body=BODY, headers=_signed(first_ts, **{"Idempotency-Key": "d-1"})
+            )
             assert first[0] == again[0] == 202
             assert first[1]["created"] and not again[1]["created"] and again[1]["run_id"] == first[1]["run_id"]
             assert len(await store.list_runs()) == 2
@@ -152,8 +157,10 @@ async def test_serve_refuses_forgeries_folds_redeliveries_and_fails_closed_while
 
             own_redis.start()  # same port, same append-only file
             await procs.until(lambda: healthy(http, port), "serve reconnecting by itself")
+            # Another second than the first delivery's: the same body signed at the same second is
+            # the same signature, which is folded as a replay.
             status, answer = await api.call(
-                "POST", "/hooks/prd", body=BODY, headers=_signed(**{"Idempotency-Key": "d-2"})
+                "POST", "/hooks/prd", body=BODY, headers=_signed(first_ts - 1, **{"Idempotency-Key": "d-2"})
             )
             assert status == 202 and answer["created"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 from bot.bootstrap import audit_recorder, build, build_command_policy
 from bot.logging import configure_logging
@@ -25,6 +26,8 @@ async def main(concurrency: int) -> None:
         record=audit_recorder(container.store),
         planner="tests.scale.slow_planner:SlowPlanner",
         name="heuristic",
+        # The box shows PASS's package only; the test planner's folder is bound beside it.
+        pythonpath=[Path(__file__).resolve().parent],
     )
     container.planner = planner
     container.runs = RunService(container.store, planner, container.syncer, container.policies)
