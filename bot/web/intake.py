@@ -5,8 +5,9 @@
     POST /api/runs       same JSON as /hooks/prd, `Authorization: Bearer` with runs:write
     GET  /api/runs/{id}  the run object, with runs:read
 
-Each handler verifies, parses into a model, submits (a redelivery with the same idempotency key
-returns the first run) and enqueues; nothing slow happens before the answer.
+Each handler verifies, parses into a model and starts the run (`bot.services.intake.start_run`:
+a redelivery with the same idempotency key returns the first run); nothing slow happens before
+the answer.
 """
 
 from __future__ import annotations
@@ -28,13 +29,12 @@ from bot.domain.signatures import verify_github, verify_pass
 from bot.domain.triggers import prd_paths_in_push
 from bot.errors import BadInput, RunNotFound, StoreUnavailable, UpstreamUnavailable
 from bot.logging import get_logger
+from bot.services.intake import EnqueueExecute, start_run
 from bot.services.runs import RunService
 
 log = get_logger(__name__)
 
 MAX_BODY_BYTES = 512 * 1024
-
-Enqueue = Callable[[str], Awaitable[None]]
 
 
 class PrdFetcher(Protocol):
@@ -56,7 +56,7 @@ class PrdRequest(BaseModel):
 class IntakeDeps:
     runs: RunService
     tokens: ApiTokenStore
-    enqueue_execute: Enqueue
+    enqueue_execute: EnqueueExecute
     # Secrets by source name; the default source ("default") is PASS_WEBHOOK_SECRET.
     webhook_secrets: dict[str, str] = field(default_factory=dict)
     github_webhook_secret: str | None = None
@@ -87,7 +87,9 @@ async def _start(
 ) -> web.Response:
     """`token`: the API token's name. Its run is requested by the token; the `requester` the
     caller named is only claimed, and is recorded as "on behalf of"."""
-    run, created = await deps.runs.submit(
+    run, created = await start_run(
+        deps.runs,
+        deps.enqueue_execute,
         req.prd.encode(),
         source=source,
         requester=f"api:{token}" if token else req.requester,
@@ -96,8 +98,6 @@ async def _start(
         repo=req.repo,
         dedupe=dedupe,
     )
-    if created:
-        await deps.enqueue_execute(run.run_id)
     log.info("intake.accepted", run_id=run.run_id, source=source.value, created=created)
     return web.json_response({"run_id": run.run_id, "created": created, "status": run.status.value}, status=202)
 
@@ -166,7 +166,9 @@ def build_intake_routes(deps: IntakeDeps) -> web.RouteTableDef:
         started = []
         for path in paths:
             raw = await deps.prd_fetcher.fetch(repo, path, ref)
-            run, created = await deps.runs.submit(
+            run, created = await start_run(
+                deps.runs,
+                deps.enqueue_execute,
                 raw,
                 source=Source.GITHUB,
                 requester=trigger.requester,
@@ -174,8 +176,6 @@ def build_intake_routes(deps: IntakeDeps) -> web.RouteTableDef:
                 repo=repo,
                 dedupe=f"github:{delivery}:{path}" if delivery else f"github:{repo}:{ref}:{path}",
             )
-            if created:
-                await deps.enqueue_execute(run.run_id)
             started.append({"path": path, "run_id": run.run_id, "created": created})
         return web.json_response({"runs": started}, status=202)
 
