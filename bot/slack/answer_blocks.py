@@ -12,17 +12,12 @@ from bot.domain.models import Run
 from bot.slack.actions import COMMAND
 from bot.slack.block_kit import Block, Message, context, line_sections, message, notice, section
 from bot.slack.card_blocks import run_title, status_label
+from bot.slack.commands import VERBS
 from bot.slack.mrkdwn import clip, duration, esc
 from bot.verify.repo import RepoVerification
 
 HELP_LINES = (
-    f"*`{COMMAND} plan <PRD>`*: plan a PRD pasted as text, a link to a file shared in Slack, or "
-    "`owner/name:path/to/prd.md`. Add `repo=owner/name` to choose where issues go.",
-    f"*`{COMMAND} status [run]`*: one run, or the latest runs in this channel.",
-    f"*`{COMMAND} stats [7d|30d]`*: lead time, verification pass rate, retry loops, token spend, time to diagnosis.",
-    f"*`{COMMAND} digest`*: post this channel's digest now (schedules live in policies/digests.yml).",
-    f"*`{COMMAND} verify owner/name`*: run the repo's lint, type, test and security checks in the sandbox.",
-    f"*`{COMMAND} help`*: this message.",
+    *(verb.usage for verb in VERBS.values()),
     "*`@PASS plan …`* works in any channel or thread PASS is in; the message shortcut "
     "*Plan with PASS* plans the text of any message.",
     "Nothing reaches GitHub until an allowed person clicks *Approve* on the plan's card.",

@@ -6,13 +6,19 @@ status [run]
 stats [7d|30d]
 digest
 help            (also for empty or unknown input)
+
+Adding a command: its dataclass (and in `Command`), its parser and help line in `VERBS`, and
+its arm in `SlackFlows.run_command` (bot/slack/flows.py), which mypy holds to every command.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from bot.slack.actions import COMMAND
 
 REPO = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}"
 _REPO_OPTION = re.compile(rf"(?:^|\s)repo=({REPO})(?=\s|$)")
@@ -109,39 +115,80 @@ def _prd_source(rest: str) -> PrdSource | None:
     return InlinePrd(text=rest.strip("\n"))
 
 
+def _plan(rest: str) -> Command:
+    repo_match = _REPO_OPTION.search(rest)
+    repo = repo_match.group(1) if repo_match else None
+    if repo_match:
+        rest = rest[: repo_match.start()] + rest[repo_match.end() :]
+    source = _prd_source(rest)
+    if source is None:
+        return HelpCommand("`plan` needs a PRD: paste it, link a file shared in Slack, or give owner/name:path.")
+    return PlanCommand(source=source, repo=repo)
+
+
+def _verify(rest: str) -> Command:
+    target = rest.strip()
+    if not re.fullmatch(REPO, target):
+        return HelpCommand("`verify` needs a repository as owner/name.")
+    return VerifyCommand(repo=target)
+
+
+def _status(rest: str) -> Command:
+    run_id = rest.strip() or None
+    if run_id is not None and not _RUN_ID.match(run_id):
+        return HelpCommand(f"`{run_id[:40]}` is not a run id.")
+    return StatusCommand(run_id=run_id)
+
+
+def _stats(rest: str) -> Command:
+    window = rest.strip().lower() or "7d"
+    if not _WINDOW.match(window):
+        return HelpCommand(f"`stats` takes a window such as 7d or 30d, not `{window[:20]}`.")
+    return StatsCommand(window=window)
+
+
+@dataclass(frozen=True)
+class Verb:
+    """A word after `/pass`: its line in the help, and how the text after it becomes the command."""
+
+    usage: str
+    parse: Callable[[str], Command]
+
+
+# In the order help lists them. What each command does is `SlackFlows.run_command`.
+VERBS: dict[str, Verb] = {
+    "plan": Verb(
+        f"*`{COMMAND} plan <PRD>`*: plan a PRD pasted as text, a link to a file shared in Slack, or "
+        "`owner/name:path/to/prd.md`. Add `repo=owner/name` to choose where issues go.",
+        _plan,
+    ),
+    "status": Verb(f"*`{COMMAND} status [run]`*: one run, or the latest runs in this channel.", _status),
+    "stats": Verb(
+        f"*`{COMMAND} stats [7d|30d]`*: lead time, verification pass rate, retry loops, token spend, "
+        "time to diagnosis.",
+        _stats,
+    ),
+    "digest": Verb(
+        f"*`{COMMAND} digest`*: post this channel's digest now (schedules live in policies/digests.yml).",
+        lambda rest: DigestCommand(),
+    ),
+    "verify": Verb(
+        f"*`{COMMAND} verify owner/name`*: run the repo's lint, type, test and security checks in the sandbox.",
+        _verify,
+    ),
+    "help": Verb(f"*`{COMMAND} help`*: this message.", lambda rest: HelpCommand()),
+}
+
+
 def parse(text: str) -> Command:
     text = strip_mention(text or "")
     # The verb ends at the first space or newline; a PRD pasted on the next line keeps its lines.
     head = _VERB.match(text.strip())
     assert head is not None  # the pattern matches any string
     word, rest = head.group(1), head.group(2) or ""
-    verb = word.lower()
-    if verb == "plan":
-        repo_match = _REPO_OPTION.search(rest)
-        repo = repo_match.group(1) if repo_match else None
-        if repo_match:
-            rest = rest[: repo_match.start()] + rest[repo_match.end() :]
-        source = _prd_source(rest)
-        if source is None:
-            return HelpCommand("`plan` needs a PRD: paste it, link a file shared in Slack, or give owner/name:path.")
-        return PlanCommand(source=source, repo=repo)
-    if verb == "verify":
-        target = rest.strip()
-        if not re.fullmatch(REPO, target):
-            return HelpCommand("`verify` needs a repository as owner/name.")
-        return VerifyCommand(repo=target)
-    if verb == "status":
-        run_id = rest.strip() or None
-        if run_id is not None and not _RUN_ID.match(run_id):
-            return HelpCommand(f"`{run_id[:40]}` is not a run id.")
-        return StatusCommand(run_id=run_id)
-    if verb == "stats":
-        window = rest.strip().lower() or "7d"
-        if not _WINDOW.match(window):
-            return HelpCommand(f"`stats` takes a window such as 7d or 30d, not `{window[:20]}`.")
-        return StatsCommand(window=window)
-    if verb == "digest":
-        return DigestCommand()
-    if verb in {"", "help"}:
+    if not word:
         return HelpCommand()
-    return HelpCommand(f"PASS does not know `{word[:40]}`.")
+    verb = VERBS.get(word.lower())
+    if verb is None:
+        return HelpCommand(f"PASS does not know `{word[:40]}`.")
+    return verb.parse(rest)
