@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.adapters.approval_key import load_approval_key
 from bot.adapters.github_tracker import GitHubTracker
 from bot.adapters.openai_client import OpenAILlmClient
+from bot.adapters.queue import JobQueue
 from bot.adapters.redis_server import RedisHandle, connect
 from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
@@ -24,11 +25,14 @@ from bot.services.approvals import Approvals
 from bot.services.digest import DigestSender, DigestService
 from bot.services.dry_run import DryRunSyncer
 from bot.services.github_sync import GitHubSyncer
-from bot.services.ports import Syncer
+from bot.services.ports import ApproverDirectory, Syncer
 from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.services.write_pacing import WritePacer
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
 
 
 @dataclass
@@ -46,14 +50,35 @@ class Container:
     approvals: Approvals = field(init=False)
 
     def __post_init__(self) -> None:
-        self.approvals = Approvals(
-            self.runs.store, self.runs.policies, changed=self.runs.notify, seal_key=self.runs.approval_key
-        )
+        self.approvals = build_approvals(self.runs)
 
     async def close(self) -> None:
         if self.llm is not None:
             await self.llm.aclose()
         await self.redis.close()
+
+
+def build_approvals(
+    runs: RunService, *, approvers: ApproverDirectory | None = None, sync_queue: JobQueue | None = None
+) -> Approvals:
+    """The stop-line over the same store, policies and listeners as `runs`. Without a queue the
+    caller starts the sync of an approved run (the CLI does, in the foreground)."""
+    return Approvals(
+        runs.store,
+        runs.policies,
+        changed=runs.notify,
+        seal_key=runs.approval_key,
+        approvers=approvers,
+        sync_queue=sync_queue,
+    )
+
+
+def build_slack_approvals(c: Container, client: AsyncWebClient, queue: JobQueue) -> Approvals:
+    """The stop-line as Slack clicks reach it: approver groups asked of Slack at each click, and
+    the sync queued by the click that completes the approvals."""
+    from bot.adapters.slack_approver_directory import SlackApproverDirectory
+
+    return build_approvals(c.runs, approvers=SlackApproverDirectory(client), sync_queue=queue)
 
 
 def build_command_policy(settings: Settings) -> CommandPolicy:

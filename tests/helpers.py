@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.bootstrap import build_approvals
 from bot.services.approvals import Approvals
 from bot.services.runs import RunService
 
@@ -22,7 +23,7 @@ TEMPLATE_PRD = PRDS / "01_taskmaster_example_prd_template.md"
 
 def stop_line(runs: RunService) -> Approvals:
     """The stop-line over the same store, policies and listeners as `runs`, as the container wires it."""
-    return Approvals(runs.store, runs.policies, changed=runs.notify, seal_key=runs.approval_key)
+    return build_approvals(runs)
 
 
 def free_port() -> int:

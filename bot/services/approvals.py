@@ -3,18 +3,24 @@
 Nothing is written outside PASS before this step says yes. Each decision is a compare-and-set on
 the store, so a double click or two approvers at once count once, and a click on a card drawn for
 an older plan is refused. A refusal is a value with a reason for the person, never an exception.
+
+One decision is one use case here, whatever asked for it (a Slack click, the CLI): the run is
+read once, its approval rule looked up once, the person's approver groups asked of the
+directory, the decision recorded, and, when a click completes the approvals, the sync queued.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.adapters.queue import JobKind, JobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.approval_evidence import approval_seal
 from bot.domain.models import Actor, Approval, OnEarlierSync, Plan, Run, Source, utcnow
 from bot.domain.status import RunStatus
 from bot.errors import PassError, TransitionConflict
 from bot.policies import (
+    ApprovalRule,
     Policies,
     SlackTeams,
     approval_deadline,
@@ -23,6 +29,7 @@ from bot.policies import (
     on_behalf_decision,
     team_decision,
 )
+from bot.services.ports import ApproverDirectory
 from bot.services.runs import RunListener
 
 
@@ -37,16 +44,38 @@ class ApprovalOutcome:
 
 class Approvals:
     """Approve, reject and expire staged runs. `changed` is told of every change it makes (the
-    run pipeline's `RunService.notify`, so the same listeners redraw the cards)."""
+    run pipeline's `RunService.notify`, so the same listeners redraw the cards).
+
+    `approvers` says who is in the policy's approver groups (none without one: only people named
+    by id count). `sync_queue` gets the sync job of a run the moment it is approved; without one
+    (the CLI, which syncs in the foreground) the caller starts the sync on `now_approved`."""
 
     def __init__(
-        self, store: RedisRunStore, policies: Policies, *, changed: RunListener, seal_key: bytes | None = None
+        self,
+        store: RedisRunStore,
+        policies: Policies,
+        *,
+        changed: RunListener,
+        seal_key: bytes | None = None,
+        approvers: ApproverDirectory | None = None,
+        sync_queue: JobQueue | None = None,
     ) -> None:
         self.store = store
         self.policies = policies
         self._changed = changed
         # Seals each approval event; the sync checks the seal (bot/domain/approval_evidence.py).
         self._seal_key = seal_key
+        self._approvers = approvers
+        self._sync_queue = sync_queue
+
+    async def _groups(self, rule: ApprovalRule, user: str) -> frozenset[str]:
+        """The rule's groups `user` is in. Asked only when the rule names groups and does not
+        already allow the person by id."""
+        if self._approvers is None or not rule.allow_groups:
+            return frozenset()
+        if "*" in rule.allow_users or user in rule.allow_users:
+            return frozenset()
+        return await self._approvers.member_of(user, rule.allow_groups)
 
     async def approve(
         self,
@@ -55,7 +84,6 @@ class Approvals:
         user: str,
         via: str,
         plan_hash: str | None,
-        user_groups: frozenset[str] = frozenset(),
         operator: bool = False,
         selected_keys: frozenset[str] | None = None,
         teams: SlackTeams | None = None,
@@ -73,7 +101,9 @@ class Approvals:
 
         `on_earlier`: when this PRD was synced to the repo before, skip it or update those issues."""
         run = await self.store.get(run_id)
-        refusal = self._refusal(run, user, plan_hash, user_groups, operator)
+        rule = self.policies.approvals.rule_for(run)
+        user_groups = await self._groups(rule, user)
+        refusal = self._refusal(run, rule, user, plan_hash, user_groups, operator)
         if refusal is None:
             team = team_decision(run, teams)
             refusal = None if team.allowed else team.reason
@@ -83,7 +113,6 @@ class Approvals:
         if refusal is not None:
             await self.store.record(run_id, actor=Actor.HUMAN, actor_id=user, action="approval.refused", reason=refusal)
             return ApprovalOutcome(False, run, refusal)
-        rule = self.policies.approvals.rule_for(run)
         needed = 1 if operator else approvals_needed(rule, run)
         seen_hash = run.plan_hash
 
@@ -150,17 +179,20 @@ class Approvals:
             )
         await self._changed(updated)
         if updated.status is RunStatus.APPROVED:
+            if self._sync_queue is not None:
+                # Only the click that completed the approvals gets here (the store's compare-and-set),
+                # and the queue's key would fold a second enqueue anyway.
+                await self._sync_queue.enqueue(JobKind.SYNC_RUN, run_id)
             return ApprovalOutcome(True, updated, f"Approved by {user}.", now_approved=True)
         return ApprovalOutcome(True, updated, f"Approval recorded ({_approvers(updated)} of {needed}).")
 
     def _refusal(
-        self, run: Run, user: str, plan_hash: str | None, groups: frozenset[str], operator: bool
+        self, run: Run, rule: ApprovalRule, user: str, plan_hash: str | None, groups: frozenset[str], operator: bool
     ) -> str | None:
         if run.status is not RunStatus.AWAITING_APPROVAL:
             return f"This run is {run.status.value.replace('_', ' ')}; there is nothing to approve."
         if plan_hash is not None and plan_hash != run.plan_hash:
             return "This button belongs to an older version of the plan; approve the current card instead."
-        rule = self.policies.approvals.rule_for(run)
         staged_at = run.entered_at(RunStatus.AWAITING_APPROVAL) or run.updated_at
         if utcnow() > approval_deadline(rule, staged_at):
             return "This plan's approval window has passed; start a new run."
@@ -182,11 +214,11 @@ class Approvals:
         user: str,
         reason: str = "",
         via: str = "slack",
-        user_groups: frozenset[str] = frozenset(),
         teams: SlackTeams | None = None,
     ) -> ApprovalOutcome:
         run = await self.store.get(run_id)
         rule = self.policies.approvals.rule_for(run)
+        user_groups = await self._groups(rule, user)
         # Whoever may approve may reject (the requester too: withdrawing one's own plan is fine).
         decision = team_decision(run, teams)
         if decision.allowed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.domain.models import RequirementCheck, Run, SyncResult
@@ -23,4 +23,13 @@ class Syncer(Protocol):
 
     async def sync(self, run: Run, progress: SyncProgress | None = None) -> SyncResult:
         """Idempotent: calling it again after a crash creates nothing twice."""
+        ...
+
+
+class ApproverDirectory(Protocol):
+    """Who belongs to which approver group (Slack user groups: bot/adapters/slack_approver_directory.py)."""
+
+    async def member_of(self, user: str, groups: Sequence[str]) -> frozenset[str]:
+        """The groups among `groups` that `user` is in. A lookup that fails counts as not a
+        member (fail closed)."""
         ...

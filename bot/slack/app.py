@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.github_files import GitHubFileFetcher
 from bot.adapters.queue import JobQueue
 from bot.adapters.slack_digest_sender import SlackDigestSender
-from bot.bootstrap import Container, build_digest_service
+from bot.bootstrap import Container, build_digest_service, build_slack_approvals
 from bot.errors import ConfigError
 from bot.slack.cards import CardStore
 from bot.slack.client import build_web_client
@@ -97,7 +97,7 @@ def build_slack_app(
     fetcher = github if github is not None else GitHubFileFetcher.from_settings(settings)
     flows = SlackFlows(
         runs=container.runs,
-        approvals=container.approvals,
+        approvals=build_slack_approvals(container, client, queue),
         queue=queue,
         client=client,
         cards=cards,

@@ -3,6 +3,9 @@
 Listeners parse the request, `ack()`, and call one of these. Each answers the person through a
 `Reply` (ephemeral: a slash command's response_url, or chat.postEphemeral) and never raises for
 something the person can fix; unexpected errors reach the app's global error handler.
+
+`/pass …` and `@PASS …` share one table, `SlackFlows.run_command`; the decisions themselves are
+`bot.services.approvals.Approvals`, and starting a run is `bot.services.intake.start_run`.
 """
 
 from __future__ import annotations
@@ -10,12 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.queue import JobKind, JobQueue
-from bot.adapters.redis_store import RedisRunStore
 from bot.domain.metrics import metrics_summary
 from bot.domain.models import OnEarlierSync, Run, Source, utcnow
 from bot.domain.status import RunStatus
@@ -25,14 +28,23 @@ from bot.logging import get_logger
 from bot.policies import SlackTeams
 from bot.services.approvals import Approvals
 from bot.services.digest import DigestNotSent, DigestService
+from bot.services.intake import start_run
 from bot.services.runs import RunService
 from bot.slack.actions import ButtonValue, ModalContext
-from bot.slack.answer_blocks import status_list
-from bot.slack.approvers import approver_groups
+from bot.slack.answer_blocks import help_message, status_list
 from bot.slack.block_kit import Message, message, notice
 from bot.slack.card_blocks import status_card
 from bot.slack.cards import CardStore
-from bot.slack.commands import GitHubPrd, PlanCommand
+from bot.slack.commands import (
+    Command,
+    DigestCommand,
+    GitHubPrd,
+    HelpCommand,
+    PlanCommand,
+    StatsCommand,
+    StatusCommand,
+    VerifyCommand,
+)
 from bot.slack.modal_blocks import reject_modal, select_items_modal
 from bot.slack.mrkdwn import esc
 from bot.slack.notifier import SlackNotifier
@@ -53,6 +65,21 @@ class Requester:
     team: str = "default"  # the Slack team id (T…) the request came from
     # Set when the request came from a thread (a mention or a shortcut on a threaded message).
     thread_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """One `/pass …` or `@PASS …`, however it arrived: who asked, and where the answers go."""
+
+    who: Requester
+    # Slack's id of this delivery (the slash command's trigger_id, the event's event_id), and the
+    # dedupe key made of it: a retried delivery starts no second run.
+    request_id: str
+    dedupe: str
+    # Answers to the command (a slash command's are ephemeral; a mention's go in its thread).
+    answer: Reply
+    # What only the person who asked should read (a plan's problems).
+    private: Reply
 
 
 @dataclass
@@ -78,9 +105,29 @@ class SlackFlows:
     def __post_init__(self) -> None:
         self._intake_slots = asyncio.Semaphore(self.intake_concurrency)
 
-    @property
-    def store(self) -> RedisRunStore:
-        return self.runs.store
+    async def _enqueue_execute(self, run_id: str) -> None:
+        await self.queue.enqueue(JobKind.EXECUTE_RUN, run_id)
+
+    # --- the commands -------------------------------------------------------------------------
+
+    async def run_command(self, command: Command, request: CommandRequest) -> None:
+        """The one table from a parsed command to what it does, for `/pass` and `@PASS` alike."""
+        who, answer = request.who, request.answer
+        match command:
+            case PlanCommand():
+                await self.plan(command, who, dedupe=request.dedupe, reply=request.private)
+            case StatusCommand():
+                await self.status(command.run_id, who.channel, answer)
+            case StatsCommand():
+                await self.stats(command.window, answer)
+            case DigestCommand():
+                await self.digest(who.channel, answer)
+            case VerifyCommand():
+                await self.verify(command.repo, who, request.request_id, answer)
+            case HelpCommand():
+                await answer(help_message(command.reason))
+            case _:
+                assert_never(command)
 
     # --- starting a run ------------------------------------------------------------------------
 
@@ -95,7 +142,9 @@ class SlackFlows:
             repo = command.repo
             if repo is None and isinstance(command.source, GitHubPrd):
                 repo = command.source.repo
-            run, created = await self.runs.submit(
+            run, created = await start_run(
+                self.runs,
+                self._enqueue_execute,
                 raw,
                 source=Source.SLACK,
                 requester=who.user,
@@ -120,7 +169,6 @@ class SlackFlows:
                     "if Slack is having trouble, the card appears here once Slack is back."
                 )
             )
-        await self.queue.enqueue(JobKind.EXECUTE_RUN, run.run_id)
         log.info("slack.plan_queued", run_id=run.run_id, channel=who.channel, requester=who.user)
         return run
 
@@ -150,35 +198,28 @@ class SlackFlows:
         selected: frozenset[str] | None = None,
         on_earlier: OnEarlierSync = "skip",
     ) -> None:
-        """`user_team` is the clicker's `user.team_id`: only the run's own team's members count."""
-        run = await self.store.get(value.run_id)
-        rule = self.runs.policies.approvals.rule_for(run)
-        groups = await approver_groups(self.client, rule, user)
+        """`user_team` is the clicker's `user.team_id`: only the run's own team's members count.
+        The click that completes the approvals has its sync queued by `Approvals` and hears
+        nothing here: the card says it."""
         via = "slack" if selected is None else f"slack (selected {len(selected)} item(s))"
         outcome = await self.approvals.approve(
             value.run_id,
             user=user,
             via=via,
             plan_hash=value.plan_hash,
-            user_groups=groups,
             selected_keys=selected,
             teams=await self._teams(user_team),
             on_earlier=on_earlier,
         )
         if outcome.now_approved:
-            # Only the click that completed the approvals gets here (the store's compare-and-set),
-            # and the queue's key would fold a second enqueue anyway.
-            await self.queue.enqueue(JobKind.SYNC_RUN, value.run_id)
             log.info("slack.approved", run_id=value.run_id, user=user)
             return
         mark = ":white_check_mark:" if outcome.accepted else ":no_entry:"
         await reply(notice(f"{mark} {esc(outcome.message)} (run `{esc(value.run_id)}`)"))
 
     async def reject(self, ctx: ModalContext, user: str, reason: str, reply: Reply, *, user_team: str | None) -> None:
-        run = await self.store.get(ctx.run_id)
-        groups = await approver_groups(self.client, self.runs.policies.approvals.rule_for(run), user)
         outcome = await self.approvals.reject(
-            ctx.run_id, user=user, reason=reason, via="slack", user_groups=groups, teams=await self._teams(user_team)
+            ctx.run_id, user=user, reason=reason, via="slack", teams=await self._teams(user_team)
         )
         if not outcome.accepted:
             await reply(notice(f":no_entry: {esc(outcome.message)} (run `{esc(ctx.run_id)}`)"))
@@ -187,7 +228,7 @@ class SlackFlows:
         self, value: ButtonValue, *, trigger_id: str, channel: str | None, kind: str, reply: Reply
     ) -> None:
         """Open the reject or choose-items modal, unless the run has already been decided."""
-        run = await self.store.get(value.run_id)
+        run = await self.runs.store.get(value.run_id)
         if run.status is not RunStatus.AWAITING_APPROVAL:
             await reply(notice(f"Run `{run.run_id}` is {run.status.value.replace('_', ' ')}; nothing to decide."))
             return
@@ -203,7 +244,7 @@ class SlackFlows:
     ) -> None:
         """The items modal again, with the count of what is ticked now. Nothing is decided here:
         a run that moved on is left to the submission to refuse."""
-        run = await self.store.get(ctx.run_id)
+        run = await self.runs.store.get(ctx.run_id)
         if run.status is not RunStatus.AWAITING_APPROVAL or run.plan_hash != ctx.plan_hash:
             return
         try:
@@ -220,11 +261,11 @@ class SlackFlows:
 
     async def status(self, run_id: str | None, channel: str, reply: Reply) -> None:
         if run_id is None:
-            recent = [r for r in await self.store.list_runs(limit=200) if r.channel == channel][:10]
+            recent = [r for r in await self.runs.store.list_runs(limit=200) if r.channel == channel][:10]
             await reply(status_list(recent, utcnow()))
             return
         try:
-            run = await self.store.get(run_id)
+            run = await self.runs.store.get(run_id)
         except RunNotFound:
             await reply(notice(f"There is no run `{esc(run_id)}`."))
             return
@@ -233,7 +274,7 @@ class SlackFlows:
     async def stats(self, window: str, reply: Reply) -> None:
         """The five metrics over the window (lead time, pass rate, retries, tokens, diagnosis)."""
         now = utcnow()
-        runs = await self.store.list_runs(limit=100_000, since=now - parse_window(window))
+        runs = await self.runs.store.list_runs(limit=100_000, since=now - parse_window(window))
         summary = metrics_summary(runs, window, now=now)
         await reply(message(f"PASS stats, last {window}", stats_blocks(summary)))
 

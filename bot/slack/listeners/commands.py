@@ -10,16 +10,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.slack.actions import COMMAND
 from bot.slack.answer_blocks import help_message
-from bot.slack.commands import (
-    DigestCommand,
-    HelpCommand,
-    PlanCommand,
-    StatsCommand,
-    StatusCommand,
-    VerifyCommand,
-    parse,
-)
-from bot.slack.flows import Requester, SlackFlows
+from bot.slack.commands import HelpCommand, parse
+from bot.slack.flows import CommandRequest, Requester, SlackFlows
 from bot.slack.listeners.replies import via_response_url
 
 
@@ -36,13 +28,6 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
         who = Requester(
             user=command["user_id"], channel=command["channel_id"], team=command.get("team_id") or "default"
         )
-        if isinstance(parsed, PlanCommand):
-            await flows.plan(parsed, who, dedupe=f"slack:command:{command['trigger_id']}", reply=reply)
-        elif isinstance(parsed, StatusCommand):
-            await flows.status(parsed.run_id, who.channel, reply)
-        elif isinstance(parsed, StatsCommand):
-            await flows.stats(parsed.window, reply)
-        elif isinstance(parsed, DigestCommand):
-            await flows.digest(who.channel, reply)
-        elif isinstance(parsed, VerifyCommand):
-            await flows.verify(parsed.repo, who, command["trigger_id"], reply)
+        trigger = command["trigger_id"]
+        request = CommandRequest(who, trigger, dedupe=f"slack:command:{trigger}", answer=reply, private=reply)
+        await flows.run_command(parsed, request)

@@ -6,17 +6,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.answer_blocks import help_message
-from bot.slack.commands import (
-    DigestCommand,
-    HelpCommand,
-    PlanCommand,
-    StatsCommand,
-    StatusCommand,
-    VerifyCommand,
-    parse,
-)
-from bot.slack.flows import Requester, SlackFlows
+from bot.slack.commands import parse
+from bot.slack.flows import CommandRequest, Requester, SlackFlows
 from bot.slack.listeners.replies import ephemeral, in_thread
 
 
@@ -24,22 +15,16 @@ def register(app: AsyncApp, flows: SlackFlows) -> None:
     # Bolt acknowledges events itself, before the listener runs.
     @app.event("app_mention")
     async def mentioned(body: dict[str, Any], event: dict[str, Any]) -> None:
-        parsed = parse(event.get("text", ""))
         channel, user = event["channel"], event["user"]
         thread = event.get("thread_ts") or event["ts"]
-        answer = in_thread(flows.client, channel, thread)
-        if isinstance(parsed, HelpCommand):
-            await answer(help_message(parsed.reason))
-        elif isinstance(parsed, PlanCommand):
-            who = Requester(user=user, channel=channel, team=body.get("team_id") or "default", thread_ts=thread)
-            reply = ephemeral(flows.client, channel, user, thread)
-            await flows.plan(parsed, who, dedupe=f"slack:event:{body['event_id']}", reply=reply)
-        elif isinstance(parsed, StatusCommand):
-            await flows.status(parsed.run_id, channel, answer)
-        elif isinstance(parsed, StatsCommand):
-            await flows.stats(parsed.window, answer)
-        elif isinstance(parsed, DigestCommand):
-            await flows.digest(channel, answer)
-        elif isinstance(parsed, VerifyCommand):
-            who = Requester(user=user, channel=channel, team=body.get("team_id") or "default", thread_ts=thread)
-            await flows.verify(parsed.repo, who, body["event_id"], answer)
+        who = Requester(user=user, channel=channel, team=body.get("team_id") or "default", thread_ts=thread)
+        event_id = body["event_id"]
+        request = CommandRequest(
+            who,
+            event_id,
+            dedupe=f"slack:event:{event_id}",
+            # Answers go in the thread, for everyone there; a plan's problems only to the asker.
+            answer=in_thread(flows.client, channel, thread),
+            private=ephemeral(flows.client, channel, user, thread),
+        )
+        await flows.run_command(parse(event.get("text", "")), request)
