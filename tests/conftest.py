@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Policies
@@ -30,6 +31,15 @@ async def redis_client(redis_server: RedisProcess) -> AsyncIterator[aioredis.Red
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def queue(redis_client: aioredis.Redis) -> AsyncIterator[SaqJobQueue]:
+    """The real saq queue on the test's Redis."""
+    q = SaqJobQueue.on(redis_client)
+    await q.connect()
+    yield q
+    await q.close()
 
 
 @pytest.fixture

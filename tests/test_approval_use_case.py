@@ -3,11 +3,9 @@ asked of the approver directory once, and the sync queued by the click that comp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-import redis.asyncio as aioredis
 from pydantic import PrivateAttr
 
 from bot.adapters.queue import SaqJobQueue
@@ -44,14 +42,6 @@ class RecordingDirectory:
     async def member_of(self, user: str, groups: Sequence[str]) -> frozenset[str]:
         self.asked.append((user, list(groups)))
         return frozenset(g for g in groups if user in self.members.get(g, set()))
-
-
-@pytest.fixture
-async def queue(redis_client: aioredis.Redis) -> AsyncIterator[SaqJobQueue]:
-    queue = SaqJobQueue.on(redis_client)
-    await queue.connect()
-    yield queue
-    await queue.close()
 
 
 def _runs(store: RedisRunStore, tmp_path: Path, policy: ApprovalPolicy) -> RunService:

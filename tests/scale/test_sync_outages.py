@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 from github import Auth
 
 from bot.adapters.github_tracker import GitHubTracker
@@ -39,14 +38,6 @@ async def github() -> AsyncIterator[FakeGitHub]:
     await fake.start()
     yield fake
     await fake.close()
-
-
-@pytest.fixture
-async def queue(redis_client: aioredis.Redis) -> AsyncIterator[SaqJobQueue]:
-    q = SaqJobQueue.on(redis_client)
-    await q.connect()
-    yield q
-    await q.close()
 
 
 def _runs(store: RedisRunStore, github: FakeGitHub, max_sync_deferrals: int) -> RunService:
