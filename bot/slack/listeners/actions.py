@@ -1,15 +1,19 @@
-"""Card buttons: Approve (the stop-line), Choose items…, Reject…"""
+"""Card buttons: Approve (the stop-line), Approve and update, Choose items…, Reject…"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot.domain.models import OnEarlierSync
 from bot.slack.actions import ActionId, ButtonValue
 from bot.slack.flows import SlackFlows
 from bot.slack.listeners.replies import ephemeral
+
+ButtonListener = Callable[[AsyncAck, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
 def _channel(body: dict[str, Any]) -> str | None:
@@ -22,34 +26,29 @@ def user_team(body: dict[str, Any]) -> str | None:
     return str(team) if team else None
 
 
-def register(app: AsyncApp, flows: SlackFlows) -> None:
-    @app.action(ActionId.APPROVE.value)
+def _approve(flows: SlackFlows, on_earlier: OnEarlierSync) -> ButtonListener:
     async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         value = ButtonValue.decode(action.get("value"))
         await ack()
         user = body["user"]["id"]
-        await flows.approve(value, user, ephemeral(flows.client, _channel(body), user), user_team=user_team(body))
+        reply = ephemeral(flows.client, _channel(body), user)
+        await flows.approve(value, user, reply, user_team=user_team(body), on_earlier=on_earlier)
 
-    @app.action(ActionId.APPROVE_UPDATE.value)
-    async def approve_and_update(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    return approve
+
+
+def _open_modal(flows: SlackFlows, kind: Literal["reject", "select"]) -> ButtonListener:
+    async def open_modal(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         value = ButtonValue.decode(action.get("value"))
         await ack()
-        user = body["user"]["id"]
-        reply = ephemeral(flows.client, _channel(body), user)
-        await flows.approve(value, user, reply, user_team=user_team(body), on_earlier="update")
+        reply = ephemeral(flows.client, _channel(body), body["user"]["id"])
+        await flows.open_modal(value, trigger_id=body["trigger_id"], channel=_channel(body), kind=kind, reply=reply)
 
-    @app.action(ActionId.REJECT.value)
-    async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        value = ButtonValue.decode(action.get("value"))
-        await ack()
-        user = body["user"]["id"]
-        reply = ephemeral(flows.client, _channel(body), user)
-        await flows.open_modal(value, trigger_id=body["trigger_id"], channel=_channel(body), kind="reject", reply=reply)
+    return open_modal
 
-    @app.action(ActionId.CHOOSE_ITEMS.value)
-    async def choose_items(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        value = ButtonValue.decode(action.get("value"))
-        await ack()
-        user = body["user"]["id"]
-        reply = ephemeral(flows.client, _channel(body), user)
-        await flows.open_modal(value, trigger_id=body["trigger_id"], channel=_channel(body), kind="select", reply=reply)
+
+def register(app: AsyncApp, flows: SlackFlows) -> None:
+    app.action(ActionId.APPROVE.value)(_approve(flows, "skip"))
+    app.action(ActionId.APPROVE_UPDATE.value)(_approve(flows, "update"))
+    app.action(ActionId.REJECT.value)(_open_modal(flows, "reject"))
+    app.action(ActionId.CHOOSE_ITEMS.value)(_open_modal(flows, "select"))
