@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from bot.adapters.approval_key import load_approval_key
 from bot.adapters.github_tracker import GitHubTracker
 from bot.adapters.openai_client import OpenAILlmClient
-from bot.adapters.queue import JobQueue
 from bot.adapters.redis_server import RedisHandle, connect
 from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
@@ -25,7 +24,7 @@ from bot.services.approvals import Approvals
 from bot.services.digest import DigestSender, DigestService
 from bot.services.dry_run import DryRunSyncer
 from bot.services.github_sync import GitHubSyncer
-from bot.services.ports import ApproverDirectory, Syncer
+from bot.services.ports import ApproverDirectory, QueueRunJob, Syncer
 from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.services.write_pacing import WritePacer
@@ -33,6 +32,8 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.adapters.queue import JobQueue
 
 
 @dataclass
@@ -59,9 +60,9 @@ class Container:
 
 
 def build_approvals(
-    runs: RunService, *, approvers: ApproverDirectory | None = None, sync_queue: JobQueue | None = None
+    runs: RunService, *, approvers: ApproverDirectory | None = None, queue_sync: QueueRunJob | None = None
 ) -> Approvals:
-    """The stop-line over the same store, policies and listeners as `runs`. Without a queue the
+    """The stop-line over the same store, policies and listeners as `runs`. Without `queue_sync` the
     caller starts the sync of an approved run (the CLI does, in the foreground)."""
     return Approvals(
         runs.store,
@@ -69,16 +70,21 @@ def build_approvals(
         changed=runs.notify,
         seal_key=runs.approval_key,
         approvers=approvers,
-        sync_queue=sync_queue,
+        queue_sync=queue_sync,
     )
 
 
 def build_slack_approvals(c: Container, client: AsyncWebClient, queue: JobQueue) -> Approvals:
     """The stop-line as Slack clicks reach it: approver groups asked of Slack at each click, and
     the sync queued by the click that completes the approvals."""
+    # Here, not at the top: the CLI builds a container too, and needs neither Slack nor saq.
+    from bot.adapters.queue import JobKind
     from bot.adapters.slack_approver_directory import SlackApproverDirectory
 
-    return build_approvals(c.runs, approvers=SlackApproverDirectory(client), sync_queue=queue)
+    async def queue_sync(run_id: str) -> None:
+        await queue.enqueue(JobKind.SYNC_RUN, run_id)
+
+    return build_approvals(c.runs, approvers=SlackApproverDirectory(client), queue_sync=queue_sync)
 
 
 def build_command_policy(settings: Settings) -> CommandPolicy:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import PrivateAttr
 
-from bot.adapters.queue import SaqJobQueue
+from bot.adapters.queue import JobKind, SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import build_approvals
 from bot.domain.models import Run, Source
@@ -16,6 +16,7 @@ from bot.domain.status import RunStatus
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import ApprovalPolicy, ApprovalRule, Policies
 from bot.services.dry_run import DryRunSyncer
+from bot.services.ports import QueueRunJob
 from bot.services.runs import RunService
 from tests.helpers import PRDS
 
@@ -44,6 +45,15 @@ class RecordingDirectory:
         return frozenset(g for g in groups if user in self.members.get(g, set()))
 
 
+def _syncs_on(queue: SaqJobQueue) -> QueueRunJob:
+    """The sync job on the real queue, as the Slack app wires it (bot/bootstrap.py)."""
+
+    async def queue_sync(run_id: str) -> None:
+        await queue.enqueue(JobKind.SYNC_RUN, run_id)
+
+    return queue_sync
+
+
 def _runs(store: RedisRunStore, tmp_path: Path, policy: ApprovalPolicy) -> RunService:
     syncer = DryRunSyncer(tmp_path / "runs", reason="test")
     return RunService(store, HeuristicPlanner(), syncer, Policies(approvals=policy))
@@ -62,7 +72,7 @@ async def test_a_group_members_click_asks_once_and_queues_the_sync(
     policy = RecordingPolicy(default=ApprovalRule(allow_users=[], allow_groups=["SLEADS", "SOPS"]))
     runs = _runs(store, tmp_path, policy)
     directory = RecordingDirectory({"SOPS": {"ULEAD"}})
-    approvals = build_approvals(runs, approvers=directory, sync_queue=queue)
+    approvals = build_approvals(runs, approvers=directory, queue_sync=_syncs_on(queue))
     run = await _staged(runs)
     policy._asked.clear()
 
@@ -81,7 +91,7 @@ async def test_someone_outside_the_groups_is_refused_and_nothing_is_queued(
 ) -> None:
     policy = RecordingPolicy(default=ApprovalRule(allow_users=[], allow_groups=["SLEADS"]))
     runs = _runs(store, tmp_path, policy)
-    approvals = build_approvals(runs, approvers=RecordingDirectory({"SLEADS": {"ULEAD"}}), sync_queue=queue)
+    approvals = build_approvals(runs, approvers=RecordingDirectory({"SLEADS": {"ULEAD"}}), queue_sync=_syncs_on(queue))
     run = await _staged(runs)
 
     outcome = await approvals.approve(run.run_id, user="USTRANGER", via="slack", plan_hash=run.plan_hash)
@@ -94,7 +104,7 @@ async def test_a_person_named_by_id_is_not_looked_up(store: RedisRunStore, tmp_p
     policy = RecordingPolicy(default=ApprovalRule(allow_users=["UNAMED"], allow_groups=["SLEADS"]))
     runs = _runs(store, tmp_path, policy)
     directory = RecordingDirectory({})
-    approvals = build_approvals(runs, approvers=directory, sync_queue=queue)
+    approvals = build_approvals(runs, approvers=directory, queue_sync=_syncs_on(queue))
     run = await _staged(runs)
 
     outcome = await approvals.approve(run.run_id, user="UNAMED", via="slack", plan_hash=run.plan_hash)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.adapters.queue import JobKind, JobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.approval_evidence import approval_seal
 from bot.domain.models import Actor, Approval, OnEarlierSync, Plan, Run, Source, utcnow
@@ -29,7 +28,7 @@ from bot.policies import (
     on_behalf_decision,
     team_decision,
 )
-from bot.services.ports import ApproverDirectory
+from bot.services.ports import ApproverDirectory, QueueRunJob
 from bot.services.runs import RunListener
 
 
@@ -47,7 +46,7 @@ class Approvals:
     run pipeline's `RunService.notify`, so the same listeners redraw the cards).
 
     `approvers` says who is in the policy's approver groups (none without one: only people named
-    by id count). `sync_queue` gets the sync job of a run the moment it is approved; without one
+    by id count). `queue_sync` queues the sync job of a run the moment it is approved; without it
     (the CLI, which syncs in the foreground) the caller starts the sync on `now_approved`."""
 
     def __init__(
@@ -58,7 +57,7 @@ class Approvals:
         changed: RunListener,
         seal_key: bytes | None = None,
         approvers: ApproverDirectory | None = None,
-        sync_queue: JobQueue | None = None,
+        queue_sync: QueueRunJob | None = None,
     ) -> None:
         self.store = store
         self.policies = policies
@@ -66,7 +65,7 @@ class Approvals:
         # Seals each approval event; the sync checks the seal (bot/domain/approval_evidence.py).
         self._seal_key = seal_key
         self._approvers = approvers
-        self._sync_queue = sync_queue
+        self._queue_sync = queue_sync
 
     async def _groups(self, rule: ApprovalRule, user: str) -> frozenset[str]:
         """The rule's groups `user` is in. Asked only when the rule names groups and does not
@@ -179,10 +178,10 @@ class Approvals:
             )
         await self._changed(updated)
         if updated.status is RunStatus.APPROVED:
-            if self._sync_queue is not None:
+            if self._queue_sync is not None:
                 # Only the click that completed the approvals gets here (the store's compare-and-set),
                 # and the queue's key would fold a second enqueue anyway.
-                await self._sync_queue.enqueue(JobKind.SYNC_RUN, run_id)
+                await self._queue_sync(run_id)
             return ApprovalOutcome(True, updated, f"Approved by {user}.", now_approved=True)
         return ApprovalOutcome(True, updated, f"Approval recorded ({_approvers(updated)} of {needed}).")
 

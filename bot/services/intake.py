@@ -7,14 +7,14 @@ run and queues nothing: that run's job was queued when it was created.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Required, TypedDict, Unpack
 
 from bot.domain.models import Run, Source
+from bot.services.ports import QueueRunJob
 from bot.services.runs import RunService
 
-# Queues a run's planning job (`SaqJobQueue.enqueue_execute`, or a test's recorder).
-EnqueueExecute = Callable[[str], Awaitable[object]]
+# Queues a run's planning job.
+EnqueueExecute = QueueRunJob
 
 
 class RunRequest(TypedDict, total=False):

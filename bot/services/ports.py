@@ -10,6 +10,10 @@ from bot.domain.models import RequirementCheck, Run, SyncResult
 # Called with (done, total) as issues are written, so a card can show progress on long syncs.
 SyncProgress = Callable[[int, int], Awaitable[None]]
 
+# Queues one kind of job for a run (`SaqJobQueue.enqueue_execute`, the sync job, a test's recorder).
+# A callable, not the queue: the use case names its job, and saq stays out of the CLI's imports.
+QueueRunJob = Callable[[str], Awaitable[object]]
+
 
 class Syncer(Protocol):
     """Writes an approved run's backlog to its target (GitHub, or a dry run on disk)."""
