@@ -15,7 +15,10 @@ from enum import Enum
 from bot.domain.dependency_graph import dependency_graph, find_cycle
 from bot.domain.models import Prd, Requirement, WorkItem
 
-MAX_TITLE = 256  # GitHub's limit for an issue title
+# GitHub's own limits (422 "body is too long (maximum is 65536 characters)"; titles 256; labels 50).
+MAX_TITLE = 256
+MAX_BODY = 65_536
+MAX_LABEL = 50
 
 
 class TitleFault(Enum):

@@ -18,8 +18,6 @@ from bot.domain.dependency_graph import critical_path, dependency_graph, paralle
 from bot.domain.models import Finding, Plan, PlanShape, Prd, Severity, VerificationReport
 from bot.domain.secrets import SecretHit, find_secrets
 
-MAX_BODY = 65_536
-MAX_LABEL = 50
 NEAR_DUPLICATE_SIMILARITY = 0.8
 MIN_PRD_WORDS = 8
 # Below this many items a long chain is normal (a small feature is often a sequence).
@@ -105,18 +103,18 @@ def check_field_limits(plan: Plan) -> list[Finding]:
                     item.key,
                 )
             )
-        if len(item.body) > MAX_BODY:
+        if len(item.body) > rules.MAX_BODY:
             findings.append(
                 _err(
                     "body_length",
-                    f"Body is {len(item.body):,} characters; GitHub allows {MAX_BODY:,}.",
+                    f"Body is {len(item.body):,} characters; GitHub allows {rules.MAX_BODY:,}.",
                     item.key,
                 )
             )
         for label in item.labels:
-            if len(label) > MAX_LABEL:
+            if len(label) > rules.MAX_LABEL:
                 findings.append(
-                    _err("label_length", f"Label '{label[:20]}…' exceeds {MAX_LABEL} characters.", item.key)
+                    _err("label_length", f"Label '{label[:20]}…' exceeds {rules.MAX_LABEL} characters.", item.key)
                 )
     return findings
 
