@@ -33,14 +33,8 @@ def _item(key: str, rid: str, **changes: Any) -> dict[str, Any]:
 
 
 def _answer(*items: dict[str, Any]) -> str:
-    architecture = {
-        "overview": "o",
-        "components": [],
-        "data_flow": [],
-        "interfaces": [],
-        "risks": [],
-        "open_questions": [],
-    }
+    lists = ("components", "data_flow", "interfaces", "risks", "open_questions")
+    architecture = {"overview": "o", **{name: [] for name in lists}}
     return json.dumps({"summary": "s", "architecture": architecture, "items": list(items)})
 
 
