@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.adapters.approval_key import load_approval_key
 from bot.adapters.github_tracker import GitHubTracker
@@ -12,15 +11,14 @@ from bot.adapters.redis_server import RedisHandle, connect
 from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
 from bot.adapters.redis_sync_ledger import RedisSyncLedger
-from bot.domain.models import Actor
 from bot.planner.costs import load_cost_policy
 from bot.planner.metered import MeteredLlm
 from bot.planner.port import Planner
 from bot.policies import Policies, load_policies
-from bot.sandbox.broker import RecordFn
 from bot.sandbox.command_policy import DEFAULT_COMMANDS_FILE, CommandPolicy, load_command_policy
 from bot.sandbox.sandboxed_planner import SandboxedPlanner
 from bot.services.approvals import Approvals
+from bot.services.audit_recorder import audit_recorder
 from bot.services.digest import DigestSender, DigestService
 from bot.services.dry_run import DryRunSyncer
 from bot.services.github_sync import GitHubSyncer
@@ -59,21 +57,6 @@ class Container:
 def build_command_policy(settings: Settings) -> CommandPolicy:
     path = settings.policy_dir / "commands.yml"
     return load_command_policy(path if path.exists() else DEFAULT_COMMANDS_FILE)
-
-
-def audit_recorder(store: RedisRunStore) -> RecordFn:
-    """Sandbox and broker events (each request and its decision) into the audit log."""
-
-    async def record(event: dict[str, Any]) -> None:
-        detail = dict(event)
-        action = str(detail.pop("event", "agent.event"))
-        actor = Actor(str(detail.pop("actor", "agent")))
-        run_id = detail.pop("run_id", None)
-        await store.record(
-            str(run_id) if run_id else None, actor=actor, actor_id="sandbox", action=action, detail=detail
-        )
-
-    return record
 
 
 def build_planner(

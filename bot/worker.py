@@ -31,13 +31,14 @@ from saq import CronJob, Worker
 from saq.job import Job
 
 from bot.adapters.leases import LeaseLost, RunLease, RunLeases, WorkspaceSlots
-from bot.adapters.queue import JobKind, QuietWhileRedisIsAway, SaqJobQueue
+from bot.adapters.queue import QuietWhileRedisIsAway, SaqJobQueue
+from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container, build_command_policy
 from bot.domain.status import RunStatus
-from bot.errors import BadInput, PassError, RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
+from bot.errors import BadInput, ConfigError, PassError, RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
 from bot.logging import get_logger
 from bot.policies import Limits
-from bot.services.ports import SyncProgress
+from bot.services.ports import JobKind, SyncProgress
 from bot.services.recovery import RecoveryService, scan_loop
 from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
@@ -271,6 +272,9 @@ def build_worker(
 ) -> Worker:  # type: ignore[type-arg]
     """`dequeue_timeout_s` bounds each wait for a job (a blocking pop otherwise)."""
     ttl = runs.policies.limits.worker_lease_ttl_s
+    # The leases and the workspace slots live in the runs' Redis, beside the runs they guard.
+    if not isinstance(runs.store, RedisRunStore):
+        raise ConfigError("the worker keeps its leases beside the runs: it needs the Redis run store")
     jobs = RunJobs(
         runs,
         queue,

@@ -19,13 +19,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.adapters.leases import RunLeases
-from bot.adapters.queue import JobKind
 from bot.domain.models import Actor, Run
 from bot.domain.recovery import PLANNING_STEPS, Action, JobState, Recovery, decide
 from bot.domain.status import RunStatus
 from bot.errors import RunNotFound, StoreUnavailable, TransitionConflict
 from bot.logging import get_logger
 from bot.services.approvals import Approvals
+from bot.services.ports import JobKind
 from bot.services.runs import RunService
 
 log = get_logger(__name__)

@@ -19,10 +19,10 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.github_files import GitHubFileFetcher
-from bot.adapters.queue import JobQueue
 from bot.adapters.slack_digest_sender import SlackDigestSender
 from bot.bootstrap import Container, build_digest_service
 from bot.errors import ConfigError
+from bot.services.ports import JobQueue
 from bot.slack.cards import CardStore
 from bot.slack.client import build_web_client
 from bot.slack.errors import handle_error
