@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.adapters.approval_key import load_approval_key
+from bot.adapters.github_files import GitHubFileFetcher
 from bot.adapters.github_tracker import GitHubTracker
 from bot.adapters.openai_client import OpenAILlmClient
+from bot.adapters.redis_cards import RedisCardStore
+from bot.adapters.redis_deliveries import RedisDeliveryClaims
+from bot.adapters.redis_digest_ledger import RedisDigestLedger
 from bot.adapters.redis_server import RedisHandle, connect
 from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
 from bot.adapters.redis_sync_ledger import RedisSyncLedger
+from bot.adapters.slack_digest_sender import SlackDigestSender
+from bot.digest_policy import load_digest_policy
 from bot.planner.costs import load_cost_policy
 from bot.planner.metered import MeteredLlm
 from bot.planner.port import Planner
@@ -27,6 +36,9 @@ from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.services.write_pacing import WritePacer
 from bot.settings import Settings
+from bot.slack.cards import CardStore
+from bot.slack.middleware import DeliveryClaims
+from bot.slack.prd_sources import PrdFetcher
 
 
 @dataclass
@@ -42,11 +54,17 @@ class Container:
     # The stop-line, built from `runs` so that it works on the same store and policies and its
     # changes reach the same listeners (the cards).
     approvals: Approvals = field(init=False)
+    # Where each run's Slack card is, shared by the web process and the workers (beside the runs).
+    cards: CardStore = field(init=False)
+    # The first delivery of each Slack request (the Slack app drops redeliveries).
+    deliveries: DeliveryClaims = field(init=False)
 
     def __post_init__(self) -> None:
         self.approvals = Approvals(
             self.runs.store, self.runs.policies, changed=self.runs.notify, seal_key=self.runs.approval_key
         )
+        self.cards = RedisCardStore(self.store.client)
+        self.deliveries = RedisDeliveryClaims(self.store.client)
 
     async def close(self) -> None:
         if self.llm is not None:
@@ -122,13 +140,19 @@ def build(settings: Settings, *, dry_run: bool = False, policies: Policies | Non
     )
 
 
+def build_prd_fetcher(settings: Settings) -> PrdFetcher | None:
+    """`owner/name:path` PRDs are read from GitHub when a token is set."""
+    return GitHubFileFetcher.from_settings(settings)
+
+
+def slack_digests(c: Container, client: AsyncWebClient) -> Callable[[], DigestService]:
+    """The digest service built on demand (`/pass digest`), posting with the Slack app's client."""
+    return lambda: build_digest_service(c, SlackDigestSender(client))
+
+
 def build_digest_service(c: Container, sender: DigestSender | None = None) -> DigestService:
     """Digests from `policies/digests.yml`, posted with the Slack bot token unless a sender is given.
     The worker ticks `send_due()` every minute; `/pass digest` and the CLI call `send_now()`."""
-    from bot.adapters.redis_digest_ledger import RedisDigestLedger
-    from bot.adapters.slack_digest_sender import SlackDigestSender
-    from bot.digest_policy import load_digest_policy
-
     return DigestService(
         c.store,
         RedisDigestLedger(c.store.client),

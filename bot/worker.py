@@ -42,7 +42,6 @@ from bot.services.ports import JobKind, SyncProgress
 from bot.services.recovery import RecoveryService, scan_loop
 from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
-from bot.slack.cards import CardStore
 from bot.slack.client import build_web_client
 from bot.slack.notifier import SlackNotifier
 from bot.slack.verify_reporter import SlackVerifyReporter, VerifyReporter
@@ -345,7 +344,7 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
     reporter: VerifyReporter | None = None
     notifier: SlackNotifier | None = None
     if client is not None:
-        notifier = SlackNotifier(client, container.store, CardStore(container.store.client), container.policies)
+        notifier = SlackNotifier(client, container.store, container.cards, container.policies)
         container.runs.add_listener(notifier)
         progress = notifier.sync_progress
         cron.append(digest_cron(container))
