@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from slack_sdk.web.async_client import AsyncWebClient
+from typing import TYPE_CHECKING
 
 from bot.adapters.approval_key import load_approval_key
 from bot.adapters.github_files import GitHubFileFetcher
@@ -13,13 +12,10 @@ from bot.adapters.github_tracker import GitHubTracker
 from bot.adapters.openai_client import OpenAILlmClient
 from bot.adapters.redis_cards import RedisCardStore
 from bot.adapters.redis_deliveries import RedisDeliveryClaims
-from bot.adapters.redis_digest_ledger import RedisDigestLedger
 from bot.adapters.redis_server import RedisHandle, connect
 from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
 from bot.adapters.redis_sync_ledger import RedisSyncLedger
-from bot.adapters.slack_digest_sender import SlackDigestSender
-from bot.digest_policy import load_digest_policy
 from bot.planner.costs import load_cost_policy
 from bot.planner.metered import MeteredLlm
 from bot.planner.port import Planner
@@ -36,9 +32,13 @@ from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.services.write_pacing import WritePacer
 from bot.settings import Settings
-from bot.slack.cards import CardStore
-from bot.slack.middleware import DeliveryClaims
-from bot.slack.prd_sources import PrdFetcher
+
+if TYPE_CHECKING:  # the Slack SDK and Bolt load only in the processes that talk to Slack
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.slack.cards import CardStore
+    from bot.slack.middleware import DeliveryClaims
+    from bot.slack.prd_sources import PrdFetcher
 
 
 @dataclass
@@ -147,12 +147,18 @@ def build_prd_fetcher(settings: Settings) -> PrdFetcher | None:
 
 def slack_digests(c: Container, client: AsyncWebClient) -> Callable[[], DigestService]:
     """The digest service built on demand (`/pass digest`), posting with the Slack app's client."""
+    from bot.adapters.slack_digest_sender import SlackDigestSender
+
     return lambda: build_digest_service(c, SlackDigestSender(client))
 
 
 def build_digest_service(c: Container, sender: DigestSender | None = None) -> DigestService:
     """Digests from `policies/digests.yml`, posted with the Slack bot token unless a sender is given.
     The worker ticks `send_due()` every minute; `/pass digest` and the CLI call `send_now()`."""
+    from bot.adapters.redis_digest_ledger import RedisDigestLedger
+    from bot.adapters.slack_digest_sender import SlackDigestSender
+    from bot.digest_policy import load_digest_policy
+
     return DigestService(
         c.store,
         RedisDigestLedger(c.store.client),
