@@ -1,7 +1,8 @@
 """The direction of PASS's imports, as a contributor relies on it (DESIGN.md, "Parts").
 
 Slack code renders and translates; it reaches Redis, GitHub and the rest only through ports that
-bootstrap fills in, so no module under bot/slack imports bot/adapters. And no module of bot/
+bootstrap fills in, so no module under bot/slack imports bot/adapters; use cases (bot/services)
+know nothing of Slack's rendering. And no module of bot/
 imports itself back through others: an import circle (module-level, inside a function, or under
 TYPE_CHECKING, all alike) means two parts cannot be understood, tested or moved apart.
 """
@@ -62,6 +63,13 @@ def test_no_slack_module_imports_an_adapter() -> None:
     assert edges == [], "Slack code must reach adapters through ports wired in bot/bootstrap.py: " + ", ".join(
         f"{a} imports {b}" for a, b in edges
     )
+
+
+def test_no_service_imports_slack_code() -> None:
+    """Use cases hand values to their senders (the digest sender renders the digest itself)."""
+    graph = import_graph(BOT)
+    edges = sorted((a, b) for a, b in graph.edges if inside(a, "bot.services") and inside(b, "bot.slack"))
+    assert edges == [], "services must not know Slack's rendering: " + ", ".join(f"{a} imports {b}" for a, b in edges)
 
 
 def test_no_bot_module_imports_itself_back_through_others() -> None:
