@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.adapters.redis_store import RedisRunStore
 from bot.domain.approval_evidence import approval_seal
 from bot.domain.models import Actor, Approval, OnEarlierSync, Plan, Run, Source, utcnow
 from bot.domain.status import RunStatus
@@ -23,6 +22,7 @@ from bot.policies import (
     on_behalf_decision,
     team_decision,
 )
+from bot.services.ports import RunStore
 from bot.services.runs import RunListener
 
 
@@ -40,7 +40,7 @@ class Approvals:
     run pipeline's `RunService.notify`, so the same listeners redraw the cards)."""
 
     def __init__(
-        self, store: RedisRunStore, policies: Policies, *, changed: RunListener, seal_key: bytes | None = None
+        self, store: RunStore, policies: Policies, *, changed: RunListener, seal_key: bytes | None = None
     ) -> None:
         self.store = store
         self.policies = policies

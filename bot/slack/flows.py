@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.queue import JobKind, JobQueue
-from bot.adapters.redis_store import RedisRunStore
 from bot.domain.metrics import metrics_summary
 from bot.domain.models import OnEarlierSync, Run, Source, utcnow
 from bot.domain.status import RunStatus
@@ -25,6 +23,7 @@ from bot.logging import get_logger
 from bot.policies import SlackTeams
 from bot.services.approvals import Approvals
 from bot.services.digest import DigestNotSent, DigestService
+from bot.services.ports import JobKind, JobQueue, RunStore
 from bot.services.runs import RunService
 from bot.slack.actions import ButtonValue, ModalContext
 from bot.slack.answer_blocks import status_list
@@ -79,7 +78,7 @@ class SlackFlows:
         self._intake_slots = asyncio.Semaphore(self.intake_concurrency)
 
     @property
-    def store(self) -> RedisRunStore:
+    def store(self) -> RunStore:
         return self.runs.store
 
     # --- starting a run ------------------------------------------------------------------------
