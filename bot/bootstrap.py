@@ -2,38 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.adapters.approval_key import load_approval_key
+from bot.adapters.github_files import GitHubFileFetcher
 from bot.adapters.github_tracker import GitHubTracker
 from bot.adapters.openai_client import OpenAILlmClient
+from bot.adapters.redis_cards import RedisCardStore
+from bot.adapters.redis_deliveries import RedisDeliveryClaims
 from bot.adapters.redis_server import RedisHandle, connect
 from bot.adapters.redis_spend import RedisSpendLedger
 from bot.adapters.redis_store import RedisRunStore
 from bot.adapters.redis_sync_ledger import RedisSyncLedger
-from bot.domain.models import Actor
 from bot.planner.costs import load_cost_policy
 from bot.planner.metered import MeteredLlm
 from bot.planner.port import Planner
 from bot.policies import Policies, load_policies
-from bot.sandbox.broker import RecordFn
 from bot.sandbox.command_policy import DEFAULT_COMMANDS_FILE, CommandPolicy, load_command_policy
 from bot.sandbox.sandboxed_planner import SandboxedPlanner
 from bot.services.approvals import Approvals
+from bot.services.audit_recorder import audit_recorder
 from bot.services.digest import DigestSender, DigestService
 from bot.services.dry_run import DryRunSyncer
 from bot.services.github_sync import GitHubSyncer
-from bot.services.ports import ApproverDirectory, QueueRunJob, Syncer
+from bot.services.ports import ApproverDirectory, JobKind, JobQueue, QueueRunJob, Syncer
 from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
 from bot.services.write_pacing import WritePacer
 from bot.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the Slack SDK and Bolt load only in the processes that talk to Slack
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.adapters.queue import JobQueue
+    from bot.slack.cards import CardStore
+    from bot.slack.middleware import DeliveryClaims
+    from bot.slack.prd_sources import PrdFetcher
 
 
 @dataclass
@@ -49,9 +54,15 @@ class Container:
     # The stop-line, built from `runs` so that it works on the same store and policies and its
     # changes reach the same listeners (the cards).
     approvals: Approvals = field(init=False)
+    # Where each run's Slack card is, shared by the web process and the workers (beside the runs).
+    cards: CardStore = field(init=False)
+    # The first delivery of each Slack request (the Slack app drops redeliveries).
+    deliveries: DeliveryClaims = field(init=False)
 
     def __post_init__(self) -> None:
         self.approvals = build_approvals(self.runs)
+        self.cards = RedisCardStore(self.store.client)
+        self.deliveries = RedisDeliveryClaims(self.store.client)
 
     async def close(self) -> None:
         if self.llm is not None:
@@ -77,8 +88,7 @@ def build_approvals(
 def build_slack_approvals(c: Container, client: AsyncWebClient, queue: JobQueue) -> Approvals:
     """The stop-line as Slack clicks reach it: approver groups asked of Slack at each click, and
     the sync queued by the click that completes the approvals."""
-    # Here, not at the top: the CLI builds a container too, and needs neither Slack nor saq.
-    from bot.adapters.queue import JobKind
+    # Here, not at the top: the CLI builds a container too, and does not need the Slack SDK.
     from bot.adapters.slack_approver_directory import SlackApproverDirectory
 
     async def queue_sync(run_id: str) -> None:
@@ -90,21 +100,6 @@ def build_slack_approvals(c: Container, client: AsyncWebClient, queue: JobQueue)
 def build_command_policy(settings: Settings) -> CommandPolicy:
     path = settings.policy_dir / "commands.yml"
     return load_command_policy(path if path.exists() else DEFAULT_COMMANDS_FILE)
-
-
-def audit_recorder(store: RedisRunStore) -> RecordFn:
-    """Sandbox and broker events (each request and its decision) into the audit log."""
-
-    async def record(event: dict[str, Any]) -> None:
-        detail = dict(event)
-        action = str(detail.pop("event", "agent.event"))
-        actor = Actor(str(detail.pop("actor", "agent")))
-        run_id = detail.pop("run_id", None)
-        await store.record(
-            str(run_id) if run_id else None, actor=actor, actor_id="sandbox", action=action, detail=detail
-        )
-
-    return record
 
 
 def build_planner(
@@ -168,6 +163,18 @@ def build(settings: Settings, *, dry_run: bool = False, policies: Policies | Non
         ),
         llm=llm,
     )
+
+
+def build_prd_fetcher(settings: Settings) -> PrdFetcher | None:
+    """`owner/name:path` PRDs are read from GitHub when a token is set."""
+    return GitHubFileFetcher.from_settings(settings)
+
+
+def slack_digests(c: Container, client: AsyncWebClient) -> Callable[[], DigestService]:
+    """The digest service built on demand (`/pass digest`), posting with the Slack app's client."""
+    from bot.adapters.slack_digest_sender import SlackDigestSender
+
+    return lambda: build_digest_service(c, SlackDigestSender(client))
 
 
 def build_digest_service(c: Container, sender: DigestSender | None = None) -> DigestService:

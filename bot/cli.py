@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -33,6 +33,9 @@ from bot.domain.windows import parse_since
 from bot.errors import BadInput, ConfigError, PassError, RunNotFound, StoreUnavailable
 from bot.logging import configure_logging
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # only for an annotation: `passbot` imports what a command needs when it runs
+    from bot.domain.digest import Digest
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 1, 2, 3
 
@@ -288,7 +291,7 @@ async def cmd_digest(c: Container, args: argparse.Namespace) -> int:
 
 
 class _NoSender:
-    async def post(self, channel: str, blocks: list[dict[str, Any]], text: str) -> None:
+    async def post(self, digest: Digest) -> None:
         raise AssertionError("--print never posts")
 
 

@@ -34,13 +34,8 @@ from typing import TYPE_CHECKING
 
 from bot.domain.money import usd  # a leaf module that imports nothing
 
-if TYPE_CHECKING:
-    from bot.domain.models import RequirementCheck
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # errors sit below the domain; the import is for annotations only
-    from bot.domain.models import Usage
+if TYPE_CHECKING:  # errors sit below the domain: these value types import nothing of PASS
+    from bot.domain.values import RequirementCheck, Usage
 
 
 class PassError(Exception):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.domain.figures import duration, number, percent
 from bot.domain.metrics import GroupMetrics, MetricsSummary
-from bot.slack.report_format import duration, number, percent
 
 
 def _group(g: GroupMetrics) -> str:

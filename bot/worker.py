@@ -31,17 +31,17 @@ from saq import CronJob, Worker
 from saq.job import Job
 
 from bot.adapters.leases import LeaseLost, RunLease, RunLeases, WorkspaceSlots
-from bot.adapters.queue import JobKind, QuietWhileRedisIsAway, SaqJobQueue
+from bot.adapters.queue import QuietWhileRedisIsAway, SaqJobQueue
+from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container, build_command_policy
 from bot.domain.status import RunStatus
-from bot.errors import BadInput, PassError, RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
+from bot.errors import BadInput, ConfigError, PassError, RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
 from bot.logging import get_logger
 from bot.policies import Limits
-from bot.services.ports import SyncProgress
+from bot.services.ports import JobKind, SyncProgress
 from bot.services.recovery import RecoveryService, scan_loop
 from bot.services.repo_checks import RepoChecks
 from bot.services.runs import RunService
-from bot.slack.cards import CardStore
 from bot.slack.client import build_web_client
 from bot.slack.notifier import SlackNotifier
 from bot.slack.verify_reporter import SlackVerifyReporter, VerifyReporter
@@ -271,6 +271,9 @@ def build_worker(
 ) -> Worker:  # type: ignore[type-arg]
     """`dequeue_timeout_s` bounds each wait for a job (a blocking pop otherwise)."""
     ttl = runs.policies.limits.worker_lease_ttl_s
+    # The leases and the workspace slots live in the runs' Redis, beside the runs they guard.
+    if not isinstance(runs.store, RedisRunStore):
+        raise ConfigError("the worker keeps its leases beside the runs: it needs the Redis run store")
     jobs = RunJobs(
         runs,
         queue,
@@ -341,7 +344,7 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
     reporter: VerifyReporter | None = None
     notifier: SlackNotifier | None = None
     if client is not None:
-        notifier = SlackNotifier(client, container.store, CardStore(container.store.client), container.policies)
+        notifier = SlackNotifier(client, container.store, container.cards, container.policies)
         container.runs.add_listener(notifier)
         progress = notifier.sync_progress
         cron.append(digest_cron(container))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
-from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.queue import SaqJobQueue
+from bot.services.ports import JobKind
 from bot.services.runs import RunService
 from bot.worker import build_worker, drain
 

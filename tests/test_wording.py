@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.cost import cap_reached_requirement
 from bot.domain.digest import assemble_digest
+from bot.domain.figures import duration
 from bot.domain.metrics import metrics_summary
 from bot.domain.models import Prd, Source, utcnow
 from bot.domain.status import RunStatus
@@ -22,7 +23,6 @@ from bot.services.dry_run import DryRunSyncer
 from bot.services.runs import RunService
 from bot.slack.card_blocks import CardContext, status_card
 from bot.slack.digest_blocks import digest_blocks
-from bot.slack.report_format import duration
 from bot.slack.stats_blocks import stats_blocks
 from bot.slack.thread_blocks import findings_pages, synced_pages, thread_details
 from tests.helpers import PRDS, stop_line

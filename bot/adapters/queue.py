@@ -1,13 +1,14 @@
 """The job queue: long work (planning, syncing) leaves the request that asked for it.
 
-`JobQueue` is the port the Slack listeners, webhooks and the API use; `SaqJobQueue` keeps jobs in
-the same Redis as the runs, with saq (asyncio, job timeouts, heartbeats, dedupe keys). A job's key
-is `<kind>:<run_id>`: while one is queued or running, enqueueing the same key again is a no-op, so
-a Slack retry or a double click never queues a run twice. (The run's own compare-and-set in the
-store is the second guard: a job for a run that has already moved does nothing.)
+`JobQueue` (bot/services/ports.py) is the port the Slack listeners, webhooks and the API use;
+`SaqJobQueue` keeps jobs in the same Redis as the runs, with saq (asyncio, job timeouts,
+heartbeats, dedupe keys). A job's key is `<kind>:<run_id>`: while one is queued or running,
+enqueueing the same key again is a no-op, so a Slack retry or a double click never queues a run
+twice. (The run's own compare-and-set in the store is the second guard: a job for a run that has
+already moved does nothing.)
 
-Adding a job kind: a member of `JobKind`, its limits in `JOB_LIMITS`, and a function of the same
-name registered in `bot/worker.py`.
+Adding a job kind: a member of `JobKind` (bot/services/ports.py), its limits in `JOB_LIMITS`, and
+a function of the same name registered in `bot/worker.py`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,21 +31,11 @@ from saq.queue.redis import RedisQueue
 
 from bot.domain.recovery import JobState
 from bot.logging import get_logger
+from bot.services.ports import JobKind
 
 log = get_logger(__name__)
 
 QUEUE_NAME = "pass"
-
-
-class JobKind(str, Enum):
-    EXECUTE_RUN = "execute_run"
-    SYNC_RUN = "sync_run"
-    # Not a run: `/pass verify owner/name`. Its "run id" is the Slack request's id.
-    VERIFY_REPO = "verify_repo"
-
-    @property
-    def prefix(self) -> str:
-        return self.value.removesuffix("_run")
 
 
 @dataclass(frozen=True)
@@ -73,14 +63,6 @@ JOB_LIMITS: dict[JobKind, JobLimits] = {
 
 def job_key(kind: JobKind, run_id: str) -> str:
     return f"{kind.prefix}:{run_id}"
-
-
-class JobQueue(Protocol):
-    async def enqueue(self, kind: JobKind, run_id: str, *, delay_s: float = 0.0, **kwargs: Any) -> bool:
-        """Queue `kind` for `run_id`; False when a job with that key is already pending."""
-        ...
-
-    async def close(self) -> None: ...
 
 
 class PatientRedisQueue(RedisQueue):

@@ -49,6 +49,14 @@ def run_events_key(run_id: str) -> str:
     return f"{PREFIX}:audit:run:{run_id}"
 
 
+def synced_prd_key(prd_sha256: str, repo: str) -> str:
+    """Which run last synced a PRD (by sha256) to a repo: one key per pair, so a re-run of the
+    same PRD is found in one read however many runs there are."""
+    # GitHub repo names are case-insensitive.
+    repo_id = hashlib.sha256(repo.lower().encode()).hexdigest()[:16]
+    return f"{PREFIX}:synced_prd:{prd_sha256}:{repo_id}"
+
+
 def dedupe_key(key: str) -> str:
     return f"{PREFIX}:dedupe:{hashlib.sha256(key.encode()).hexdigest()}"
 
@@ -170,6 +178,15 @@ class RedisRunStore:
                 return []
             raws = await self._r.mget([run_key(i) for i in ids])
         return [Run.model_validate_json(raw) for raw in raws if raw]
+
+    async def remember_synced_prd(self, prd_sha256: str, repo: str, run_id: str) -> None:
+        await self._r.set(synced_prd_key(prd_sha256, repo), run_id)
+
+    async def last_synced_run(self, prd_sha256: str, repo: str) -> str | None:
+        value = await self._r.get(synced_prd_key(prd_sha256, repo))
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     async def transition(
         self,

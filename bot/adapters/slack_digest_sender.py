@@ -1,17 +1,19 @@
-"""Posting a digest with slack_sdk's AsyncWebClient (chat.postMessage), 429s retried by the SDK."""
+"""Posting a digest with slack_sdk's AsyncWebClient (chat.postMessage), 429s retried by the SDK.
+
+The sender renders it: the digest service hands over the `Digest`, never Block Kit."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.digest import Digest
 from bot.errors import ConfigError
 from bot.services.digest import DigestNotSent
 from bot.settings import Settings
+from bot.slack.digest_blocks import digest_blocks, digest_text
 
 
 class SlackDigestSender:
@@ -29,7 +31,9 @@ class SlackDigestSender:
         )
         return cls(client)
 
-    async def post(self, channel: str, blocks: list[dict[str, Any]], text: str) -> None:
+    async def post(self, digest: Digest) -> None:
+        channel = digest.channel
+        blocks, text = digest_blocks(digest), digest_text(digest)
         try:
             await self._client.chat_postMessage(channel=channel, blocks=blocks, text=text, unfurl_links=False)
         except SlackApiError as exc:

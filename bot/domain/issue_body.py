@@ -13,13 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from bot.domain.backlog_rules import MAX_BODY, MAX_TITLE
 from bot.domain.mentions import quiet_everywhere, quiet_mentions
 from bot.domain.models import Plan, Prd, Run, SyncRefusal, WorkItem
 from bot.domain.secrets import redact
 
-# GitHub's own limits (422 "body is too long (maximum is 65536 characters)"; titles 256).
-MAX_BODY = 65_536
-MAX_TITLE = 256
 TRACKING_KEY = "_tracking"
 
 _MARKER = re.compile(r"\A<!-- pass:run=(?P<run>\S+) item=(?P<item>\S+) plan=(?P<plan>[0-9a-f]{1,64}) -->")

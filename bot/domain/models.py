@@ -12,18 +12,17 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from bot.domain.secrets import redact_strings
 from bot.domain.status import RunStatus, check_transition
+from bot.domain.values import Model as Model
+from bot.domain.values import RequirementCheck as RequirementCheck
+from bot.domain.values import Usage as Usage
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 
 class Severity(str, Enum):
@@ -146,27 +145,6 @@ class VerificationReport(Model):
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.ERROR]
-
-
-class RequirementCheck(Model):
-    """One precondition of a run (a token, a scope, a tool). `fix` says exactly what to do."""
-
-    name: str
-    ok: bool
-    fix: str | None = None
-
-
-class Usage(Model):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            cost_usd=round(self.cost_usd + other.cost_usd, 6),
-        )
 
 
 class Approval(Model):

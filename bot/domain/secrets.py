@@ -33,7 +33,7 @@ class SecretHit:
 
     @property
     def named(self) -> str:
-        """"a Stripe Access Key", "an AWS secret access key": the kind, with its article."""
+        """ "a Stripe Access Key", "an AWS secret access key": the kind, with its article."""
         article = "an" if self.description[:1].lower() in "aeiou" else "a"
         return f"{article} {self.description}"
 

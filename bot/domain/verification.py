@@ -12,14 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from bot.domain import backlog_rules as rules
 from bot.domain.confidential import check_confidential_sections
-from bot.domain.dependency_graph import critical_path, dependency_graph, find_cycle, parallel_width, redundant_edges
+from bot.domain.dependency_graph import critical_path, dependency_graph, parallel_width, redundant_edges
 from bot.domain.models import Finding, Plan, PlanShape, Prd, Severity, VerificationReport
 from bot.domain.secrets import SecretHit, find_secrets
 
-MAX_TITLE = 256
-MAX_BODY = 65_536
-MAX_LABEL = 50
 NEAR_DUPLICATE_SIMILARITY = 0.8
 MIN_PRD_WORDS = 8
 # Below this many items a long chain is normal (a small feature is often a sequence).
@@ -62,30 +60,25 @@ def check_prd_content(prd: Prd) -> list[Finding]:
 
 
 def check_coverage(prd: Prd, plan: Plan) -> list[Finding]:
-    covered = {rid for item in plan.items for rid in item.requirement_ids}
     return [
         _err("coverage", f"Requirement {r.id} is not covered by any work item: \u201c{r.text[:120]}\u201d")
-        for r in prd.requirements
-        if r.id not in covered
+        for r in rules.uncovered_requirements(prd, plan.items)
     ]
 
 
 def check_traceability(prd: Prd, plan: Plan) -> list[Finding]:
     known = {r.id for r in prd.requirements}
-    findings = []
-    for item in plan.items:
-        if not item.requirement_ids:
-            findings.append(_err("traceability", "Item traces to no requirement.", item.key))
-        unknown = [rid for rid in item.requirement_ids if rid not in known]
-        if unknown:
-            findings.append(
-                _err(
-                    "traceability",
-                    f"Item names requirement(s) the PRD does not have: {', '.join(unknown)}",
-                    item.key,
-                )
-            )
-    return findings
+    return [
+        _err("traceability", _untraced(fault), item.key)
+        for item in plan.items
+        if (fault := rules.trace_fault(item, known))
+    ]
+
+
+def _untraced(fault: rules.TraceFault) -> str:
+    if fault.names_none:
+        return "Item traces to no requirement."
+    return f"Item names requirement(s) the PRD does not have: {', '.join(fault.unknown)}"
 
 
 def check_acceptance_criteria(plan: Plan) -> list[Finding]:
@@ -99,55 +92,55 @@ def check_acceptance_criteria(plan: Plan) -> list[Finding]:
 def check_field_limits(plan: Plan) -> list[Finding]:
     findings = []
     for item in plan.items:
-        if not item.title.strip():
+        fault = rules.title_fault(item.title)
+        if fault is rules.TitleFault.EMPTY:
             findings.append(_err("title_length", "Item has an empty title.", item.key))
-        elif len(item.title) > MAX_TITLE:
+        elif fault is rules.TitleFault.TOO_LONG:
             findings.append(
                 _err(
                     "title_length",
-                    f"Title is {len(item.title)} characters; GitHub allows {MAX_TITLE}.",
+                    f"Title is {len(item.title)} characters; GitHub allows {rules.MAX_TITLE}.",
                     item.key,
                 )
             )
-        if len(item.body) > MAX_BODY:
+        if len(item.body) > rules.MAX_BODY:
             findings.append(
                 _err(
                     "body_length",
-                    f"Body is {len(item.body):,} characters; GitHub allows {MAX_BODY:,}.",
+                    f"Body is {len(item.body):,} characters; GitHub allows {rules.MAX_BODY:,}.",
                     item.key,
                 )
             )
         for label in item.labels:
-            if len(label) > MAX_LABEL:
+            if len(label) > rules.MAX_LABEL:
                 findings.append(
-                    _err("label_length", f"Label '{label[:20]}…' exceeds {MAX_LABEL} characters.", item.key)
+                    _err("label_length", f"Label '{label[:20]}…' exceeds {rules.MAX_LABEL} characters.", item.key)
                 )
     return findings
 
 
 def check_keys(plan: Plan) -> list[Finding]:
-    seen: set[str] = set()
-    findings = []
-    for item in plan.items:
-        if item.key in seen:
-            findings.append(_err("unique_keys", f"Two items share the key {item.key}.", item.key))
-        seen.add(item.key)
-    return findings
+    repeated = [plan.items[position].key for position in rules.repeated_key_positions(plan.items)]
+    return [_err("unique_keys", f"Two items share the key {key}.", key) for key in repeated]
 
 
 def check_dependencies(plan: Plan) -> list[Finding]:
     keys = {item.key for item in plan.items}
-    findings = []
-    for item in plan.items:
-        for dep in item.depends_on:
-            if dep == item.key:
-                findings.append(_err("dependencies", "Item depends on itself.", item.key))
-            elif dep not in keys:
-                findings.append(_err("dependencies", f"Depends on {dep}, which is not in the plan.", item.key))
-    cycle = find_cycle(dependency_graph(plan.items))
+    findings = [
+        _err("dependencies", _bad_dependency(dep, fault), item.key)
+        for item in plan.items
+        for dep, fault in rules.dependency_faults(item, keys)
+    ]
+    cycle = rules.dependency_cycle(plan.items)
     if cycle:
         findings.append(_err("dependencies", f"Dependency cycle: {' -> '.join(cycle)}.", cycle[0]))
     return findings
+
+
+def _bad_dependency(dep: str, fault: rules.DependencyFault) -> str:
+    if fault is rules.DependencyFault.ON_ITSELF:
+        return "Item depends on itself."
+    return f"Depends on {dep}, which is not in the plan."
 
 
 def check_dependency_reasons(plan: Plan) -> list[Finding]:

@@ -3,7 +3,8 @@
 Three layers, each feeding the repair round with precise messages:
 1. JSON and schema (no plan at all when these fail);
 2. structure and coverage: unique keys, known dependencies without cycles, only the PRD's
-   requirement ids, every one of them covered;
+   requirement ids, every one of them covered (the rules of `bot.domain.backlog_rules`, which
+   verification applies too, worded here for the model);
 3. safety of each item (see `bot.domain.item_safety`).
 """
 
@@ -15,12 +16,11 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from bot.domain.dependency_graph import dependency_graph, find_cycle
+from bot.domain import backlog_rules as rules
 from bot.domain.item_safety import CommandRefusal, check_items, default_command_refusal
 from bot.domain.models import Finding, Plan, Prd, Severity
 from bot.planner.llm_schema import LlmPlan, to_domain
 
-MAX_TITLE_CHARS = 256  # GitHub's limit for an issue title
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
@@ -85,53 +85,45 @@ def _structure(plan: Plan, prd: Prd, max_items: int) -> list[Finding]:
             )
         )
     known_ids = {r.id for r in prd.requirements}
-    keys = [item.key for item in plan.items]
-    seen: set[str] = set()
-    for item in plan.items:
-        if item.key in seen:
+    keys = {item.key for item in plan.items}
+    repeated = set(rules.repeated_key_positions(plan.items))
+    for position, item in enumerate(plan.items):
+        if position in repeated:
             findings.append(_error("duplicate_key", f"key {item.key} is used by more than one item", item.key))
-        seen.add(item.key)
         if not _KEY.match(item.key):
             findings.append(_error("bad_key", "key must be 1-32 letters, digits, '.', '_' or '-' (like W1)", item.key))
-        if not item.title or len(item.title) > MAX_TITLE_CHARS:
-            findings.append(_error("bad_title", f"title must be 1-{MAX_TITLE_CHARS} characters", item.key))
+        if rules.title_fault(item.title):
+            findings.append(_error("bad_title", f"title must be 1-{rules.MAX_TITLE} characters", item.key))
         if not item.body:
             findings.append(_error("empty_body", "body is empty", item.key))
-        if not item.requirement_ids:
-            findings.append(_error("no_requirement", "names no requirement id", item.key))
-        unknown = [rid for rid in item.requirement_ids if rid not in known_ids]
-        if unknown:
-            findings.append(
-                _error(
-                    "unknown_requirement",
-                    f"names requirement ids the PRD does not have: {', '.join(unknown)}",
-                    item.key,
-                )
-            )
-        for dep in item.depends_on:
-            if dep == item.key:
-                findings.append(_error("self_dependency", "depends on itself", item.key))
-            elif dep not in keys:
-                findings.append(_error("unknown_dependency", f"depends on {dep}, which is not an item key", item.key))
-    cycle = _cycle(plan)
+        if trace := rules.trace_fault(item, known_ids):
+            findings.append(_untraced(trace, item.key))
+        findings += [_bad_dependency(dep, fault, item.key) for dep, fault in rules.dependency_faults(item, keys)]
+    cycle = rules.dependency_cycle(plan.items)
     if cycle:
         findings.append(_error("dependency_cycle", f"dependencies form a cycle: {' -> '.join(cycle)}"))
-    covered = {rid for item in plan.items for rid in item.requirement_ids}
-    for requirement in prd.requirements:
-        if requirement.id not in covered:
-            findings.append(
-                _error(
-                    "requirement_not_covered",
-                    f"requirement {requirement.id} is not covered by any item ({_clip(requirement.text)})",
-                )
-            )
+    findings += [
+        _error(
+            "requirement_not_covered",
+            f"requirement {requirement.id} is not covered by any item ({_clip(requirement.text)})",
+        )
+        for requirement in rules.uncovered_requirements(prd, plan.items)
+    ]
     return findings
+
+
+def _untraced(fault: rules.TraceFault, item_key: str) -> Finding:
+    if fault.names_none:
+        return _error("no_requirement", "names no requirement id", item_key)
+    unknown = ", ".join(fault.unknown)
+    return _error("unknown_requirement", f"names requirement ids the PRD does not have: {unknown}", item_key)
+
+
+def _bad_dependency(dep: str, fault: rules.DependencyFault, item_key: str) -> Finding:
+    if fault is rules.DependencyFault.ON_ITSELF:
+        return _error("self_dependency", "depends on itself", item_key)
+    return _error("unknown_dependency", f"depends on {dep}, which is not an item key", item_key)
 
 
 def _clip(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _cycle(plan: Plan) -> list[str]:
-    """One dependency cycle as a path of keys, or [] when the graph is acyclic."""
-    return find_cycle(dependency_graph(plan.items)) or []

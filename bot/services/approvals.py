@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.adapters.redis_store import RedisRunStore
 from bot.domain.approval_evidence import approval_seal
 from bot.domain.models import Actor, Approval, OnEarlierSync, Plan, Run, Source, utcnow
 from bot.domain.status import RunStatus
@@ -28,7 +27,7 @@ from bot.policies import (
     on_behalf_decision,
     team_decision,
 )
-from bot.services.ports import ApproverDirectory, QueueRunJob
+from bot.services.ports import ApproverDirectory, QueueRunJob, RunStore
 from bot.services.runs import RunListener
 
 
@@ -51,7 +50,7 @@ class Approvals:
 
     def __init__(
         self,
-        store: RedisRunStore,
+        store: RunStore,
         policies: Policies,
         *,
         changed: RunListener,

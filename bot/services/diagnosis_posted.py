@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Actor, Run, utcnow
 from bot.errors import TransitionConflict
+from bot.services.ports import RunStore
 
 _ATTEMPTS = 3
 
 
-async def mark_diagnosis_posted(store: RedisRunStore, run_id: str, *, where: str, at: datetime | None = None) -> Run:
+async def mark_diagnosis_posted(store: RunStore, run_id: str, *, where: str, at: datetime | None = None) -> Run:
     """Set `failure.diagnosed_at` (first post only). `where` says where it went, e.g. `slack:C1/1700.1`."""
     moment = at or utcnow()
 

@@ -21,7 +21,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.digest_policy import DigestPolicy, DigestSchedule
@@ -31,7 +31,6 @@ from bot.domain.schedule import latest_slot, slot_before
 from bot.errors import PassError
 from bot.logging import get_logger
 from bot.policies import ApprovalPolicy
-from bot.slack.digest_blocks import digest_blocks, digest_text
 
 log = get_logger("pass.digest")
 
@@ -45,7 +44,10 @@ class DigestNotSent(PassError):
 
 
 class DigestSender(Protocol):
-    async def post(self, channel: str, blocks: list[dict[str, Any]], text: str) -> None: ...
+    async def post(self, digest: Digest) -> None:
+        """Render the digest (Slack: bot/slack/digest_blocks.py) and post it to `digest.channel`;
+        `DigestNotSent` when it was refused or not answered."""
+        ...
 
 
 class RunSource(Protocol):
@@ -169,4 +171,4 @@ class DigestService:
         )
 
     async def _post(self, digest: Digest) -> None:
-        await self._sender.post(digest.channel, digest_blocks(digest), digest_text(digest))
+        await self._sender.post(digest)

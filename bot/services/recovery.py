@@ -18,14 +18,13 @@ from typing import Any, Protocol
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.adapters.leases import RunLeases
-from bot.adapters.queue import JobKind
 from bot.domain.models import Actor, Run
 from bot.domain.recovery import PLANNING_STEPS, Action, JobState, Recovery, decide
 from bot.domain.status import RunStatus
 from bot.errors import RunNotFound, StoreUnavailable, TransitionConflict
 from bot.logging import get_logger
 from bot.services.approvals import Approvals
+from bot.services.ports import JobKind
 from bot.services.runs import RunService
 
 log = get_logger(__name__)
@@ -43,6 +42,18 @@ class RecoveryQueue(Protocol):
     async def drop_stale(self, kind: JobKind, run_id: str, reason: str) -> None: ...
 
 
+class RecoveryLeases(Protocol):
+    """Who drives each run (bot/adapters/leases.py's `RunLeases` in Redis)."""
+
+    async def holder(self, run_id: str) -> str | None: ...
+
+    async def claim_recovery(self, run_id: str) -> bool:
+        """One worker at a time recovers a run: True for the one that may."""
+        ...
+
+    async def end_recovery(self, run_id: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Recovered:
     run_id: str
@@ -55,7 +66,7 @@ def job_kind(status: RunStatus) -> JobKind:
 
 
 class RecoveryService:
-    def __init__(self, runs: RunService, approvals: Approvals, leases: RunLeases, queue: RecoveryQueue) -> None:
+    def __init__(self, runs: RunService, approvals: Approvals, leases: RecoveryLeases, queue: RecoveryQueue) -> None:
         self.runs = runs
         self.approvals = approvals
         self.leases = leases

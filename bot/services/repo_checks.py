@@ -11,8 +11,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.adapters.redis_store import RedisRunStore
 from bot.sandbox.command_policy import CommandPolicy
+from bot.services.audit_recorder import audit_recorder
+from bot.services.ports import RunStore
 from bot.settings import Settings
 from bot.verify.repo import RepoVerification, verify_repo
 
@@ -27,19 +28,17 @@ def git_base_url(api_url: str) -> str:
 @dataclass
 class RepoChecks:
     policy: CommandPolicy
-    store: RedisRunStore
+    store: RunStore
     clone_token: SecretStr | None = None
     git_base_url: str = "https://github.com"
     # Never visible to a repo's code, even under a bound toolchain: the embedded Redis socket and AOF.
     hidden: tuple[Path, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: Settings, policy: CommandPolicy, store: RedisRunStore) -> RepoChecks:
+    def from_settings(cls, settings: Settings, policy: CommandPolicy, store: RunStore) -> RepoChecks:
         return cls(policy, store, settings.github_token, git_base_url(settings.github_api_url), (settings.data_dir,))
 
     async def verify(self, target: str | Path) -> RepoVerification:
-        from bot.bootstrap import audit_recorder  # the recorder lives with the other wiring
-
         return await verify_repo(
             target,
             self.policy,

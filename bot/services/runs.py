@@ -15,8 +15,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.adapters.redis_store import RedisRunStore
-from bot.adapters.redis_synced_prds import SyncedPrds
 from bot.domain.approval_evidence import ApprovalRuleView, approval_evidence
 from bot.domain.cost import cap_reached_requirement
 from bot.domain.diagnosis import diagnose, exc_diagnosis
@@ -57,7 +55,7 @@ from bot.planner.prd import parse_prd
 from bot.policies import Policies, approvals_needed
 from bot.sandbox.errors import AgentFailed, IsolationBelowMinimum, SandboxError
 from bot.services.issue_tracker import TrackerRateLimited, TrackerUnavailable
-from bot.services.ports import Syncer, SyncProgress
+from bot.services.ports import RunStore, Syncer, SyncProgress
 from bot.services.sync_outages import outage_failure, outage_wait, waiting_text
 from bot.verify.repo import RepoVerification
 
@@ -76,7 +74,7 @@ def new_run_id() -> str:
 class RunService:
     def __init__(
         self,
-        store: RedisRunStore,
+        store: RunStore,
         planner: Planner,
         syncer: Syncer,
         policies: Policies,
@@ -94,7 +92,6 @@ class RunService:
         self.repo_checks = repo_checks
         # The key approval events are sealed with (the stop-line uses the same one).
         self.approval_key = approval_key
-        self.synced_prds = SyncedPrds(store.client)
 
     def add_listener(self, listener: RunListener) -> None:
         self._listeners.append(listener)
@@ -321,7 +318,7 @@ class RunService:
         """The last other run that wrote this PRD (same sha256) to this run's repo, if any."""
         if run.prd is None or not run.repo or self.syncer.target_kind == "dry-run":
             return None
-        earlier_id = await self.synced_prds.last_run(run.prd.sha256, run.repo)
+        earlier_id = await self.store.last_synced_run(run.prd.sha256, run.repo)
         if earlier_id is None or earlier_id == run.run_id:
             return None
         try:
@@ -575,6 +572,6 @@ class RunService:
         )
         wrote = earlier is None or run.on_earlier == "update"
         if wrote and not result.dry_run and result.target and run.prd is not None:
-            await self.synced_prds.remember(run.prd.sha256, result.target, run_id)
+            await self.store.remember_synced_prd(run.prd.sha256, result.target, run_id)
         await self.notify(run)
         return run

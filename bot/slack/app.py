@@ -18,12 +18,9 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.github_files import GitHubFileFetcher
-from bot.adapters.queue import JobQueue
-from bot.adapters.slack_digest_sender import SlackDigestSender
-from bot.bootstrap import Container, build_digest_service, build_slack_approvals
+from bot.bootstrap import Container, build_prd_fetcher, build_slack_approvals, slack_digests
 from bot.errors import ConfigError
-from bot.slack.cards import CardStore
+from bot.services.ports import JobQueue
 from bot.slack.client import build_web_client
 from bot.slack.errors import handle_error
 from bot.slack.flows import SlackFlows
@@ -92,9 +89,9 @@ def build_slack_app(
         # ("reinstall this app") is wrong when Slack's API is only down for a moment.
         user_facing_authorize_error_message=AUTHORIZE_FAILED,
     )
-    cards = CardStore(container.store.client)
+    cards = container.cards
     notifier = SlackNotifier(client, container.store, cards, container.policies)
-    fetcher = github if github is not None else GitHubFileFetcher.from_settings(settings)
+    fetcher = github if github is not None else build_prd_fetcher(settings)
     flows = SlackFlows(
         runs=container.runs,
         approvals=build_slack_approvals(container, client, queue),
@@ -109,9 +106,9 @@ def build_slack_app(
         ),
         notifier=notifier,
         default_repo=settings.github_repo,
-        digests=lambda: build_digest_service(container, SlackDigestSender(client)),
+        digests=slack_digests(container, client),
     )
-    app.use(drop_redeliveries(container.store.client))
+    app.use(drop_redeliveries(container.deliveries))
 
     @app.error
     async def on_error(

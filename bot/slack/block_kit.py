@@ -1,13 +1,13 @@
-"""Block Kit building blocks for run messages (pure): text objects, blocks, and paging.
+"""Block Kit building blocks for every message PASS sends (pure): text objects, blocks, paging.
 
 Each part clips its text to Slack's limits (bot/slack/limits.py), cutting at a word where it can
-(`mrkdwn.clip`); long content is packed into as few sections as fit and split into titled pages.
-Digests and stats use their own report helpers (bot/slack/report_format.py).
+(`mrkdwn.clip`); long content is packed into as few sections as fit and split into titled pages,
+or, in a report (digest, stats), kept to one section with the rest counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.domain.secrets import redact
@@ -38,6 +38,14 @@ def section(text: str) -> Block:
 
 def header(text: str) -> Block:
     return {"type": "header", "text": plain(text, limits.HEADER_TEXT)}
+
+
+def fields(pairs: Sequence[tuple[str, str]]) -> Block:
+    """A section of label/value pairs, each label bold above its value (Slack shows two columns)."""
+    return {
+        "type": "section",
+        "fields": [mrkdwn(f"*{label}*\n{value}", limits.FIELD_TEXT) for label, value in pairs[: limits.SECTION_FIELDS]],
+    }
 
 
 def context(*parts: str) -> Block:
@@ -71,6 +79,21 @@ def line_sections(lines: Iterable[str], budget: int = SECTION_BUDGET) -> list[Bl
     if chunk:
         out.append(section(chunk))
     return out
+
+
+def lines_with_rest_counted(lines: Sequence[str], *, more: str = "…and {n} more") -> Block:
+    """As many whole lines as fit in one section; the rest summarised as "…and N more"."""
+    reserve = len(more) + 12  # room for the summary line, whatever N is
+    kept: list[str] = []
+    used = 0
+    for index, raw in enumerate(lines):
+        line = clip(raw, limits.SECTION_TEXT // 3)
+        if used + len(line) + 1 > limits.SECTION_TEXT - reserve:
+            kept.append(more.format(n=len(lines) - index))
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return section("\n".join(kept))
 
 
 def paged(title: str, blocks: list[Block], fallback: str) -> list[Message]:

@@ -6,20 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.digest import Digest, WaitingApproval
-from bot.slack.report_format import (
-    Block,
-    context,
-    divider,
-    duration,
-    escape,
-    fields,
-    header,
-    lines_section,
-    number,
-    percent,
-    section,
-    since_text,
-)
+from bot.domain.figures import duration, number, percent, since
+from bot.slack.block_kit import Block, context, divider, fields, header, lines_with_rest_counted, section
+from bot.slack.mrkdwn import esc
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -27,14 +16,14 @@ def _local(moment: datetime, zone: str) -> str:
 
 
 def _where(w: WaitingApproval) -> str:
-    parts = [f"<#{w.channel}>" if w.channel else "", f"`{escape(w.repo)}`" if w.repo else ""]
+    parts = [f"<#{w.channel}>" if w.channel else "", f"`{esc(w.repo)}`" if w.repo else ""]
     return " · ".join(p for p in parts if p)
 
 
 def _waiting_line(w: WaitingApproval) -> str:
     where = _where(w)
     flag = "⏰ " if w.overdue else ""
-    return f"{flag}*{escape(w.title[:150])}* — run `{w.run_id}`, waiting {since_text(w.waited)}" + (
+    return f"{flag}*{esc(w.title[:150])}* — run `{w.run_id}`, waiting {since(w.waited)}" + (
         f" · {where}" if where else ""
     )
 
@@ -55,7 +44,7 @@ def _nudge_lines(overdue: list[WaitingApproval]) -> list[str]:
             shown = " ".join(mentions[:MAX_MENTIONS])
             extra = f" and {len(mentions) - MAX_MENTIONS} more" if len(mentions) > MAX_MENTIONS else ""
             lines.append(f"{shown}{extra}: please review")
-        lines += [f"• *{escape(w.title[:120])}* (run `{w.run_id}`, {since_text(w.waited)})" for w in waiting]
+        lines += [f"• *{esc(w.title[:120])}* (run `{w.run_id}`, {since(w.waited)})" for w in waiting]
     return lines
 
 
@@ -73,13 +62,13 @@ def digest_title(d: Digest) -> str:
 
 def digest_blocks(d: Digest) -> list[Block]:
     blocks: list[Block] = [header(digest_title(d))]
-    period = f"Runs since {_local(d.since, d.timezone)} ({escape(d.timezone)})"
+    period = f"Runs since {_local(d.since, d.timezone)} ({esc(d.timezone)})"
     blocks.append(context(period if d.slot else f"{period} · sent on request"))
     if d.late_by is not None and d.slot is not None:
         blocks.append(
             section(
                 f":warning: *This digest is late.* It was due {_local(d.slot, d.timezone)} and went out "
-                f"{since_text(d.late_by)} later: PASS was not running at the time. Missed digests are not re-sent."
+                f"{since(d.late_by)} later: PASS was not running at the time. Missed digests are not re-sent."
             )
         )
     if d.runs:
@@ -110,21 +99,21 @@ def digest_blocks(d: Digest) -> list[Block]:
     )
     if d.waiting:
         overdue = len(d.overdue)
-        note = f", {overdue} waiting over {since_text(d.nudge_after)}" if overdue else ""
+        note = f", {overdue} waiting over {since(d.nudge_after)}" if overdue else ""
         blocks.append(divider())
         blocks.append(section(f"*Approvals waiting: {len(d.waiting)}*{note} (oldest first)"))
-        blocks.append(lines_section([_waiting_line(w) for w in d.waiting]))
+        blocks.append(lines_with_rest_counted([_waiting_line(w) for w in d.waiting]))
         if overdue:
             blocks.append(
-                lines_section(
-                    [f":alarm_clock: *Waiting over {since_text(d.nudge_after)}*", *_nudge_lines(d.overdue)],
+                lines_with_rest_counted(
+                    [f":alarm_clock: *Waiting over {since(d.nudge_after)}*", *_nudge_lines(d.overdue)],
                     more="…and {n} more waiting too long",
                 )
             )
     if d.failure_causes:
         blocks.append(divider())
-        lines = ["*Most common failure causes*"] + [f"• {escape(cause)} — {n}" for cause, n in d.failure_causes]
-        blocks.append(lines_section(lines))
+        lines = ["*Most common failure causes*"] + [f"• {esc(cause)} — {n}" for cause, n in d.failure_causes]
+        blocks.append(lines_with_rest_counted(lines))
     return blocks
 
 

@@ -18,7 +18,6 @@ from typing import assert_never
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.queue import JobKind, JobQueue
 from bot.domain.metrics import metrics_summary
 from bot.domain.models import OnEarlierSync, Run, Source, utcnow
 from bot.domain.status import RunStatus
@@ -29,6 +28,7 @@ from bot.policies import SlackTeams
 from bot.services.approvals import Approvals
 from bot.services.digest import DigestNotSent, DigestService
 from bot.services.intake import start_run
+from bot.services.ports import JobKind, JobQueue
 from bot.services.runs import RunService
 from bot.slack.actions import ButtonValue, ModalContext
 from bot.slack.answer_blocks import help_message, status_list

@@ -21,13 +21,12 @@ from redis.exceptions import LockError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Run, utcnow
 from bot.domain.secrets import redact
 from bot.domain.status import RunStatus
 from bot.logging import get_logger
 from bot.policies import Policies, approval_deadline, approvals_needed
-from bot.services.ports import SyncProgress
+from bot.services.ports import RunStore, SyncProgress
 from bot.slack.block_kit import Message
 from bot.slack.card_blocks import CardContext, status_card
 from bot.slack.cards import CardRef, CardStore
@@ -78,7 +77,7 @@ class SlackNotifier:
     def __init__(
         self,
         client: AsyncWebClient,
-        store: RedisRunStore,
+        store: RunStore,
         cards: CardStore,
         policies: Policies,
         *,

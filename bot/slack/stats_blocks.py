@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
+from bot.domain.figures import duration, number, percent
 from bot.domain.metrics import GroupMetrics, MetricsSummary
-from bot.slack.report_format import (
-    Block,
-    context,
-    divider,
-    duration,
-    escape,
-    fields,
-    header,
-    lines_section,
-    number,
-    percent,
-    section,
-)
+from bot.slack.block_kit import Block, context, divider, fields, header, lines_with_rest_counted, section
+from bot.slack.mrkdwn import esc
 
 
 def _group_line(g: GroupMetrics, label: str) -> str:
@@ -64,11 +54,11 @@ def stats_blocks(summary: MetricsSummary) -> list[Block]:
         return blocks
     blocks.append(overall_fields(summary.overall))
     for title, groups, fmt in (
-        ("By repo", summary.by_repo, lambda k: f"`{escape(k)}`"),
-        ("By channel", summary.by_channel, lambda k: "no channel" if k == "none" else f"<#{escape(k)}>"),
+        ("By repo", summary.by_repo, lambda k: f"`{esc(k)}`"),
+        ("By channel", summary.by_channel, lambda k: "no channel" if k == "none" else f"<#{esc(k)}>"),
         ("By day", summary.by_day, lambda k: k),
     ):
         blocks.append(divider())
         ordered = groups if title == "By day" else sorted(groups, key=lambda g: (-g.runs, g.key))
-        blocks.append(lines_section([f"*{title}*", *(_group_line(g, fmt(g.key)) for g in ordered)]))
+        blocks.append(lines_with_rest_counted([f"*{title}*", *(_group_line(g, fmt(g.key)) for g in ordered)]))
     return blocks

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.audit.fake_slack import FakeSlack
+from tests.slack.fake_slack import FakeSlack
 
 
 @pytest.fixture
@@ -12,4 +12,5 @@ async def slack() -> AsyncIterator[FakeSlack]:
     server = FakeSlack()
     await server.start()
     yield server
-    await server.stop()
+    await server.close()
+    assert server.violations == []

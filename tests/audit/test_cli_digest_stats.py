@@ -10,9 +10,9 @@ from pathlib import Path
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Actor, Usage, utcnow
 from bot.domain.status import RunStatus
-from tests.audit.fake_slack import TOKEN, FakeSlack
 from tests.audit.runs_fixture import HAPPY, make_run
 from tests.helpers import RedisProcess, clean_env, passbot
+from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
 
 S = RunStatus
 
@@ -52,7 +52,9 @@ async def test_digest_posts_one_now_to_the_channel(
     store: RedisRunStore, redis_server: RedisProcess, slack: FakeSlack, tmp_path: Path
 ) -> None:
     await _store_runs(store)
-    env = clean_env(tmp_path / "data", REDIS_URL=redis_server.url, SLACK_BOT_TOKEN=TOKEN, SLACK_API_URL=slack.base_url)
+    env = clean_env(
+        tmp_path / "data", REDIS_URL=redis_server.url, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=slack.api_url
+    )
     sent = await asyncio.to_thread(passbot, "digest", "--channel", "C_TEAM", env=env)
     assert sent.returncode == 0, sent.stderr
     [post] = slack.posts
@@ -60,10 +62,10 @@ async def test_digest_posts_one_now_to_the_channel(
     assert "Waiting &lt;!here&gt;" in post.all_text and "<!here>" not in post.all_text
     assert "1 synced" in post.text and "1 approval(s) waiting" in post.text
 
-    slack.unknown_channels.add("C_GONE")
+    slack.channel_errors["C_GONE"] = "channel_not_found"
     refused = await asyncio.to_thread(passbot, "digest", "--channel", "C_GONE", env=env)
     assert refused.returncode == 1 and "channel_not_found" in refused.stderr.decode()
-    assert TOKEN not in refused.stderr.decode() + refused.stdout.decode()
+    assert BOT_TOKEN not in refused.stderr.decode() + refused.stdout.decode()
     assert len(slack.posts) == 1
 
 

@@ -17,9 +17,9 @@ from bot.digest_policy import DigestPolicy, DigestSchedule
 from bot.domain.models import Actor
 from bot.policies import ApprovalPolicy, ApprovalRule
 from bot.services.digest import DigestService
-from tests.audit.fake_slack import TOKEN, FakeSlack
 from tests.audit.runs_fixture import HAPPY, make_run
 from tests.helpers import RedisProcess
+from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
 
 BERLIN = "Europe/Berlin"
 # Weekdays at 09:00 Berlin = 07:00 UTC in May (CEST).
@@ -44,7 +44,7 @@ async def workers(redis_server: RedisProcess, redis_client: aioredis.Redis, slac
         for i in range(n):
             client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
             clients.append(client)
-            sender = SlackDigestSender(AsyncWebClient(token=TOKEN, base_url=slack.base_url))
+            sender = SlackDigestSender(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url))
             started.append(
                 DigestService(
                     RedisRunStore(client),
@@ -128,7 +128,7 @@ async def test_a_refused_post_is_retried_on_the_next_tick_and_then_sent_once(
     workers: Workers, slack: FakeSlack
 ) -> None:
     three = await workers(3)
-    slack.fail_next = 1
+    slack.refuse_next["chat.postMessage"] = ["internal_error"]
     await _tick(three, MONDAY_0900 + timedelta(seconds=5))
     assert slack.posts == []
     await _tick(three, MONDAY_0900 + timedelta(minutes=1))
@@ -147,10 +147,10 @@ async def test_on_demand_digests_do_not_move_the_schedule(workers: Workers, slac
 
 
 async def test_an_unknown_channel_is_not_marked_sent(workers: Workers, slack: FakeSlack) -> None:
-    slack.unknown_channels.add("C_DIGEST")
+    slack.channel_errors["C_DIGEST"] = "channel_not_found"
     [worker] = await workers(1)
     assert await worker.send_due(MONDAY_0900 + timedelta(seconds=5)) == []
-    slack.unknown_channels.clear()
+    slack.channel_errors.clear()
     sent = await worker.send_due(MONDAY_0900 + timedelta(minutes=1))
     assert len(sent) == 1 and len(slack.posts) == 1
 
@@ -167,7 +167,7 @@ async def test_an_overdue_approval_nudges_its_allowed_approvers(
     service = DigestService(
         store,
         RedisDigestLedger(redis_client),
-        SlackDigestSender(AsyncWebClient(token=TOKEN, base_url=slack.base_url)),
+        SlackDigestSender(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)),
         POLICY,
         approvals,
     )

@@ -6,9 +6,8 @@ import pytest
 from fake_github_api import live_references
 from github_sync_fakes import make_run
 
+from bot.domain.backlog_rules import MAX_BODY, MAX_TITLE
 from bot.domain.issue_body import (
-    MAX_BODY,
-    MAX_TITLE,
     TRACKING_KEY,
     Marker,
     Provenance,

@@ -16,7 +16,6 @@ import pytest
 
 from bot.adapters.openai_client import OpenAILlmClient
 from bot.adapters.redis_store import RedisRunStore
-from bot.bootstrap import audit_recorder
 from bot.domain.audit import AuditEvent
 from bot.domain.cost import CostPolicy
 from bot.domain.models import Prd, Run, Source
@@ -30,6 +29,7 @@ from bot.sandbox.broker import Broker
 from bot.sandbox.command_policy import load_command_policy
 from bot.sandbox.protocol import Job, JobContext
 from bot.sandbox.sandboxed_planner import SandboxedPlanner
+from bot.services.audit_recorder import audit_recorder
 from bot.services.dry_run import DryRunSyncer
 from bot.services.runs import RunService
 from tests.helpers import FIXTURES, PRDS, assert_run_contract

@@ -99,7 +99,10 @@ async def test_writes_outside_the_workspace_do_not_land(workspace: Path, level: 
     assert not project.exists()
     assert not Path("/etc/pwned.txt").exists()
     # Read-only, or not there at all: the box sees only the system, the toolchain and the workspace.
-    assert f"refused {project} errno=" in result.stdout
+    # A checkout under /tmp is the exception: there the write goes to the box's own private /tmp
+    # (and vanishes with it, as `not project.exists()` shows).
+    if not project.is_relative_to("/tmp"):
+        assert f"refused {project} errno=" in result.stdout
 
 
 @pytest.mark.skipif(not process_cap_enforced(), reason="no pids cgroup and running as root: no real process cap")

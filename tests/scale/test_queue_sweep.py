@@ -11,7 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from saq.job import Status
 
-from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.queue import SaqJobQueue
+from bot.services.ports import JobKind
 
 SETTLE_S = 0.3
 

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.adapters.leases import RunLeases, WorkspaceSlots, held
-from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Actor, Run, Source
 from bot.domain.recovery import JobState
@@ -17,6 +17,7 @@ from bot.domain.status import RunStatus
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Limits, Policies
 from bot.services.dry_run import DryRunSyncer
+from bot.services.ports import JobKind
 from bot.services.recovery import RecoveryService
 from bot.services.runs import RunService
 from bot.worker import build_worker, drain

@@ -10,7 +10,7 @@ import pytest
 from github import Auth
 
 from bot.adapters.github_tracker import GitHubTracker
-from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.adapters.redis_sync_ledger import RedisSyncLedger
 from bot.domain.models import Source
@@ -19,6 +19,7 @@ from bot.domain.status import RunStatus
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Limits, Policies
 from bot.services.github_sync import GitHubSyncer
+from bot.services.ports import JobKind
 from bot.services.runs import RunService
 from bot.services.write_pacing import RetryPolicy, WritePacer
 from bot.worker import build_worker, drain

@@ -11,7 +11,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bot.adapters.leases import RunLeases
-from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.audit import check_chain
 from bot.domain.models import Run, Source, utcnow
@@ -21,6 +21,7 @@ from bot.errors import StoreUnavailable
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import load_policies
 from bot.services.dry_run import DryRunSyncer
+from bot.services.ports import JobKind
 from bot.services.runs import RunService
 from tests.helpers import PRDS, RedisProcess, clean_env
 from tests.scale.procs import WORKER_WITH_SLOW_PLANNER, Proc, policy_dir, processes, started

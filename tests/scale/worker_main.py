@@ -10,9 +10,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bot.bootstrap import audit_recorder, build, build_command_policy
+from bot.bootstrap import build, build_command_policy
 from bot.logging import configure_logging
 from bot.sandbox.sandboxed_planner import SandboxedPlanner
+from bot.services.audit_recorder import audit_recorder
 from bot.services.runs import RunService
 from bot.settings import Settings
 from bot.worker import work

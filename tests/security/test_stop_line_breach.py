@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore, run_key
 from bot.domain.models import Actor, Approval, Run, Source
 from bot.domain.status import RunStatus
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Policies
 from bot.services.dry_run import DryRunSyncer
+from bot.services.ports import JobKind
 from bot.services.runs import RunService
 from tests.github.fake_github_api import FakeGitHub
 from tests.helpers import PRDS, RedisProcess, clean_env, passbot_async, stop_line

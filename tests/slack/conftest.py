@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
 from bot.adapters.queue import SaqJobQueue
+from bot.adapters.redis_cards import RedisCardStore
 from bot.adapters.redis_server import RedisHandle
 from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container
@@ -198,7 +199,7 @@ async def make_harness(redis_client: aioredis.Redis, tmp_path: Path) -> AsyncIte
         async def run_queue() -> int:
             return await drain(worker)
 
-        return Harness(fake, bot, store, runs, queue, slack, CardStore(redis_client), http, run_queue)
+        return Harness(fake, bot, store, runs, queue, slack, RedisCardStore(redis_client), http, run_queue)
 
     yield make
     for cleanup in reversed(cleanups):

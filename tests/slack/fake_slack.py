@@ -1,8 +1,10 @@
-"""A local HTTP server playing Slack's Web API (and response_urls, and file hosting).
+"""A local HTTP server playing Slack's Web API (and response_urls, and file hosting), for every
+test that talks to Slack: the Bolt app's, the notifier's, the digest's and the CLI's.
 
 It answers the methods PASS calls the way Slack does (same envelopes, same errors for unknown
-messages or bad tokens), records every call, and runs every message and modal it receives
-through the Block Kit limits checker: `violations` must stay empty.
+messages or bad tokens), reads requests with the dev stand-in's parser (`bot.dev.slack_api`),
+records every call, and runs every message and modal it receives through the Block Kit limits
+checker: `violations` must stay empty.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.dev.slack_api import read_params
+from bot.dev.workspace import SlackError
 from bot.slack.limits import Violation, check_message, check_view
 
 BOT_TOKEN = "xoxb-test-token"
@@ -33,6 +37,19 @@ class Call:
 
 
 @dataclass
+class Post:
+    """A message Slack accepted (chat.postMessage answered ok)."""
+
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+
+    @property
+    def all_text(self) -> str:
+        return json.dumps(self.blocks, ensure_ascii=False)
+
+
+@dataclass
 class SharedFile:
     name: str
     content: bytes
@@ -44,6 +61,7 @@ class SharedFile:
 @dataclass
 class FakeSlack:
     calls: list[Call] = field(default_factory=list)
+    posts: list[Post] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     violations: list[tuple[str, Violation]] = field(default_factory=list)
@@ -52,9 +70,12 @@ class FakeSlack:
     downloads: list[str] = field(default_factory=list)  # file ids, in download order
     # method -> Slack error code to answer with (e.g. {"views.open": "expired_trigger_id"})
     failing: dict[str, str] = field(default_factory=dict)
+    # method -> Slack error codes to answer its next calls with, one a call, then succeed again.
+    refuse_next: dict[str, list[str]] = field(default_factory=dict)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    # Channels PASS is not a member of: posting there answers `not_in_channel`, as Slack does.
-    not_in: set[str] = field(default_factory=set)
+    # channel -> the error posting there answers, as Slack does: `not_in_channel` where PASS is
+    # not a member, `channel_not_found` for one that is gone.
+    channel_errors: dict[str, str] = field(default_factory=dict)
     # An outage: every Web API call is answered 503 and counted here, not recorded in `calls`.
     down: bool = False
     refused_while_down: int = 0
@@ -116,20 +137,12 @@ class FakeSlack:
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
 
-    async def _params(self, request: web.Request) -> dict[str, Any]:
-        params: dict[str, Any] = dict(request.query)
-        if request.content_type == "application/json":
-            params.update(await request.json())
-        elif request.can_read_body:
-            params.update(dict(await request.post()))
-        for key in ("blocks", "view", "files"):
-            if isinstance(params.get(key), str):
-                params[key] = json.loads(params[key])
-        return params
-
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = await self._params(request)
+        try:
+            params = await read_params(request)
+        except SlackError as exc:
+            return web.json_response({"ok": False, "error": exc.code})
         if self.down:
             self.refused_while_down += 1
             return web.Response(status=503, text="upstream connect error")
@@ -144,8 +157,10 @@ class FakeSlack:
             self.violations += [(method, v) for v in check_view(params.get("view") or {})]
         if method in self.failing:
             return web.json_response({"ok": False, "error": self.failing[method]})
-        if method in _MESSAGE_METHODS and params.get("channel") in self.not_in:
-            return web.json_response({"ok": False, "error": "not_in_channel"})
+        if self.refuse_next.get(method):
+            return web.json_response({"ok": False, "error": self.refuse_next[method].pop(0)})
+        if method in _MESSAGE_METHODS and params.get("channel") in self.channel_errors:
+            return web.json_response({"ok": False, "error": self.channel_errors[params["channel"]]})
         return web.json_response(self._answer(method, params))
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +177,7 @@ class FakeSlack:
         if method == "chat.postMessage":
             ts = self._next_ts()
             self.messages[(p["channel"], ts)] = p
+            self.posts.append(Post(channel=p["channel"], text=str(p.get("text", "")), blocks=p.get("blocks") or []))
             return {"ok": True, "channel": p["channel"], "ts": ts, "message": {"text": p.get("text"), "ts": ts}}
         if method == "chat.update":
             key = (p["channel"], p["ts"])

@@ -1,9 +1,8 @@
-"""Requests to the bot, built from Bolt's own test payloads and signed exactly as Slack signs them."""
+"""Requests to the bot, built from Bolt's own test payloads and signed exactly as Slack signs them
+(by `bot.dev.signing`, the signer `passbot dev` uses)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import time
@@ -11,27 +10,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+from bot.dev import signing
+
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 
 _ids = itertools.count(1)
 
 
-def sign(secret: str, timestamp: str, body: str) -> str:
-    """Slack's v0 scheme: HMAC-SHA256 over "v0:<timestamp>:<raw body>" (see SLACK_FACTS.md)."""
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    return f"v0={digest}"
-
-
 def signed_headers(
     body: str, content_type: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
 ) -> dict[str, str]:
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    return {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": sign(secret, ts, body),
-    }
+    """Signed by the dev stand-in's signer (Slack's v0 scheme, see SLACK_FACTS.md)."""
+    return signing.signed_headers(secret, body, content_type, now=timestamp)
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -13,10 +13,11 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from bot.adapters.queue import JobKind, SaqJobQueue
+from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Source
 from bot.domain.status import RunStatus
+from bot.services.ports import JobKind
 from bot.services.runs import RunService
 from bot.worker import build_worker, drain
 from tests.helpers import PRDS, REPO_ROOT, RedisProcess, clean_env, free_port

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.adapters.redis_store import RedisRunStore
+from bot.dev.signing import sign
 from bot.domain.status import RunStatus
 from bot.policies import Policies, SourcePolicy
 from bot.slack.actions import ShortcutId
@@ -25,7 +26,7 @@ TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()
 
 def test_requests_are_signed_exactly_as_slack_signs_them() -> None:
     vector = json.loads((sr.FIXTURES / "signing_test_vector.json").read_text())
-    assert sr.sign(vector["signing_secret"], vector["timestamp"], vector["body"]) == vector["expected_signature"]
+    assert sign(vector["signing_secret"], vector["timestamp"], vector["body"]) == vector["expected_signature"]
 
 
 async def test_a_forged_signature_is_refused_with_401_and_starts_nothing(harness: Harness) -> None:

@@ -89,7 +89,7 @@ async def test_a_card_never_posted_because_slack_was_down_is_posted_once_it_is_b
 
 
 async def test_a_channel_that_refuses_the_card_does_not_hold_up_the_other_cards(harness: Harness) -> None:
-    harness.fake.not_in.add("CNOTIN")
+    harness.fake.channel_errors["CNOTIN"] = "not_in_channel"
     await harness.command(f"plan {SMALL_PRD}", channel="CNOTIN")
     [told] = [t for t in harness.fake.ephemerals() if "planning" in t]
     assert "/invite @PASS" in told
