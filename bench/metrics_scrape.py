@@ -20,9 +20,9 @@ from bot.domain.digest import assemble_digest
 from bot.domain.metrics import metrics_summary
 from bot.domain.models import Actor, Prd, Run, Usage, utcnow
 from bot.domain.status import RunStatus
+from bot.entrypoints.web.metrics import render_metrics
 from bot.policies import ApprovalPolicy
 from bot.slack.digest_blocks import digest_blocks
-from bot.web.metrics import render_metrics
 
 S = RunStatus
 STEPS = [(S.CHECKING, 5), (S.PLANNING, 10), (S.VERIFYING, 60), (S.AWAITING_APPROVAL, 90)]

@@ -30,6 +30,7 @@ from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_server import connect
 from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container
+from bot.entrypoints.web.app import create_web_app, slack_events_handler
 from bot.logging import configure_logging
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Policies
@@ -38,7 +39,6 @@ from bot.services.runs import RunService
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.client import web_client
-from bot.web.app import create_web_app, slack_events_handler
 from tests.slack import slack_requests as sr
 from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
 

@@ -72,6 +72,18 @@ def test_no_service_imports_slack_code() -> None:
     assert edges == [], "services must not know Slack's rendering: " + ", ".join(f"{a} imports {b}" for a, b in edges)
 
 
+def test_only_the_package_entry_imports_an_entry_point() -> None:
+    """Entry points (CLI, worker, doctor, web, dev) are the outermost layer: they call services,
+    nothing calls them; `python -m bot` is the one way in from outside."""
+    graph = import_graph(BOT)
+    edges = sorted(
+        (a, b)
+        for a, b in graph.edges
+        if inside(b, "bot.entrypoints") and not inside(a, "bot.entrypoints") and a != "bot.__main__"
+    )
+    assert edges == [], "only entry points import entry points: " + ", ".join(f"{a} imports {b}" for a, b in edges)
+
+
 def test_no_bot_module_imports_itself_back_through_others() -> None:
     cycles = sorted(" -> ".join([*c, c[0]]) for c in nx.simple_cycles(import_graph(BOT)))
     assert cycles == [], "import circles among bot modules:\n" + "\n".join(cycles)

@@ -6,7 +6,7 @@ kept it from starting, and the worker fell back to rlimits while doctor said "bu
 
 from __future__ import annotations
 
-from bot.doctor import repo_code_check, sandbox_check
+from bot.entrypoints.doctor import repo_code_check, sandbox_check
 from bot.sandbox.isolation import BwrapBinary, IsolationLevel
 
 DEBIAN = BwrapBinary("/usr/bin/bwrap", "PATH", "0.8.0")

@@ -7,9 +7,9 @@ import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
 from bot.adapters.queue import SaqJobQueue
+from bot.entrypoints.worker import build_worker, drain
 from bot.services.ports import JobKind
 from bot.services.runs import RunService
-from bot.worker import build_worker, drain
 
 
 async def test_a_verify_job_on_a_worker_without_slack_says_why_it_was_not_answered(

@@ -8,7 +8,7 @@ twice. (The run's own compare-and-set in the store is the second guard: a job fo
 already moved does nothing.)
 
 Adding a job kind: a member of `JobKind` (bot/services/ports.py), its limits in `JOB_LIMITS`, and
-a function of the same name registered in `bot/worker.py`.
+a function of the same name registered in `bot/entrypoints/worker.py`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class JobLimits:
     # saq aborts a job that runs longer than this (0 disables).
     timeout_s: int
     # saq's sweeper treats a job as stuck when it has not been touched for this long; the worker
-    # touches it every `heartbeat_s / 3` while the job runs (see bot/worker.py).
+    # touches it every `heartbeat_s / 3` while the job runs (see bot/entrypoints/worker.py).
     heartbeat_s: int
     # One attempt: a run is not safely re-runnable from the middle; crash recovery decides instead.
     retries: int = 1
@@ -198,7 +198,7 @@ class SaqJobQueue:
             await self.saq.finish(job, Status.ABORTED, error=reason)
 
     async def enqueue_execute(self, run_id: str) -> None:
-        """The shape `bot.web.intake.IntakeDeps.enqueue_execute` takes."""
+        """The shape `bot.entrypoints.web.intake.IntakeDeps.enqueue_execute` takes."""
         await self.enqueue(JobKind.EXECUTE_RUN, run_id)
 
     async def pending(self) -> int:

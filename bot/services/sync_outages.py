@@ -2,7 +2,7 @@
 
 The GitHub syncer already sleeps through short waits itself (bot/services/write_pacing.py); what
 reaches here is a wait too long to hold a worker for, or an outage that outlasted its retries.
-The sync job is then rescheduled (bot/worker.py), a bounded number of times.
+The sync job is then rescheduled (bot/entrypoints/worker.py), a bounded number of times.
 """
 
 from __future__ import annotations

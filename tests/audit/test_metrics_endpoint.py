@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Actor
-from bot.web.metrics import metrics_handler, render_metrics
+from bot.entrypoints.web.metrics import metrics_handler, render_metrics
 from tests.audit.runs_fixture import NOW, metric_fixture
 from tests.helpers import free_port
 

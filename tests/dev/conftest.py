@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.dev.identities import ALICE
-from bot.dev.runner import DevStack
+from bot.entrypoints.dev.identities import ALICE
+from bot.entrypoints.dev.runner import DevStack
 from bot.settings import Settings
 from tests.helpers import PRDS, REPO_ROOT, clean_env, stop_embedded_server
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.dev.identities import ALICE, BOB, MALLORY
+from bot.entrypoints.dev.identities import ALICE, BOB, MALLORY
 from bot.slack.actions import ActionId, ShortcutId, ViewId
 from tests.dev.conftest import TINY_PRD, VERIFIED_REPO, Page, State, card, ephemerals, shown
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dev.identities import ALICE
+from bot.entrypoints.dev.identities import ALICE
 from tests.dev.conftest import Page
 
 

@@ -14,10 +14,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.dev import payloads
-from bot.dev.identities import ALICE, BOB, CHANNEL_ID
-from bot.dev.signing import sign, signed_headers
-from bot.dev.workspace import Message
+from bot.entrypoints.dev import payloads
+from bot.entrypoints.dev.identities import ALICE, BOB, CHANNEL_ID
+from bot.entrypoints.dev.signing import sign, signed_headers
+from bot.entrypoints.dev.workspace import Message
 from tests.dev.conftest import Page, ephemerals
 from tests.helpers import REPO_ROOT
 
@@ -151,6 +151,6 @@ def test_every_emoji_pass_writes_is_drawn_by_the_dev_page() -> None:
     written: set[str] = set()
     for source in (REPO_ROOT / "bot").rglob("*.py"):
         written |= set(re.findall(r"(?:^|[\"' (]):([a-z][a-z0-9_+-]*):(?=[ \"'])", source.read_text()))
-    script = (REPO_ROOT / "bot" / "dev" / "static" / "app.js").read_text()
+    script = (REPO_ROOT / "bot" / "entrypoints" / "dev" / "static" / "app.js").read_text()
     known = set(re.findall(r"\b([a-z][a-z0-9_+-]*): \"", script.split("const EMOJI = {")[1].split("};")[0]))
     assert written and not written - known, sorted(written - known)

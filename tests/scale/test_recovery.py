@@ -14,13 +14,13 @@ from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Actor, Run, Source
 from bot.domain.recovery import JobState
 from bot.domain.status import RunStatus
+from bot.entrypoints.worker import build_worker, drain
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Limits, Policies
 from bot.services.dry_run import DryRunSyncer
 from bot.services.ports import JobKind
 from bot.services.recovery import RecoveryService
 from bot.services.runs import RunService
-from bot.worker import build_worker, drain
 from tests.helpers import PRDS, stop_line
 
 TINY = (PRDS / "02_taskmaster_test_prd_tiny.md").read_text()

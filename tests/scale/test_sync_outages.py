@@ -16,13 +16,13 @@ from bot.adapters.redis_sync_ledger import RedisSyncLedger
 from bot.domain.models import Source
 from bot.domain.recovery import JobState
 from bot.domain.status import RunStatus
+from bot.entrypoints.worker import build_worker, drain
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Limits, Policies
 from bot.services.github_sync import GitHubSyncer
 from bot.services.ports import JobKind
 from bot.services.runs import RunService
 from bot.services.write_pacing import RetryPolicy, WritePacer
-from bot.worker import build_worker, drain
 from tests.github.fake_github_api import SECONDARY_LIMIT_MESSAGE, FakeGitHub, Fault
 from tests.helpers import PRDS, stop_line
 

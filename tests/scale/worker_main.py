@@ -1,6 +1,6 @@
 """`passbot worker` with the slow test planner: `python -m tests.scale.worker_main [--concurrency N]`.
 
-Everything but the planner is the production worker (`bot.worker.work` on `bot.bootstrap.build`);
+Everything but the planner is the production worker (`bot.entrypoints.worker.work` on `bot.bootstrap.build`);
 the planner is still the sandboxed agent, loading `tests.scale.slow_planner:SlowPlanner` by name.
 """
 
@@ -11,12 +11,12 @@ import asyncio
 from pathlib import Path
 
 from bot.bootstrap import build, build_command_policy
+from bot.entrypoints.worker import work
 from bot.logging import configure_logging
 from bot.sandbox.sandboxed_planner import SandboxedPlanner
 from bot.services.audit_recorder import audit_recorder
 from bot.services.runs import RunService
 from bot.settings import Settings
-from bot.worker import work
 
 
 async def main(concurrency: int) -> None:

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from bot.adapters.redis_server import PASSWORD_FILE, EmbeddedRedis, connect
 from bot.adapters.redis_store import RedisRunStore
-from bot.doctor import redis_auth_check
+from bot.entrypoints.doctor import redis_auth_check
 from tests.helpers import clean_env, free_port, stop_embedded_server
 from tests.scale.procs import healthy, processes
 

@@ -20,6 +20,8 @@ from bot.adapters.redis_server import RedisHandle
 from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container
 from bot.domain.models import Run
+from bot.entrypoints.web.app import create_web_app
+from bot.entrypoints.worker import build_worker, drain
 from bot.planner.heuristic import HeuristicPlanner
 from bot.policies import Policies
 from bot.sandbox.command_policy import load_command_policy
@@ -33,8 +35,6 @@ from bot.slack.app import SlackApp, build_slack_app
 from bot.slack.cards import CardRef, CardStore
 from bot.slack.client import web_client
 from bot.slack.verify_reporter import SlackVerifyReporter
-from bot.web.app import create_web_app
-from bot.worker import build_worker, drain
 from tests.slack import slack_requests as sr
 from tests.slack.fake_slack import BOT_TOKEN, TEAM, FakeSlack
 

@@ -2,7 +2,7 @@
 test that talks to Slack: the Bolt app's, the notifier's, the digest's and the CLI's.
 
 It answers the methods PASS calls the way Slack does (same envelopes, same errors for unknown
-messages or bad tokens), reads requests with the dev stand-in's parser (`bot.dev.slack_api`),
+messages or bad tokens), reads requests with the dev stand-in's parser (`bot.entrypoints.dev.slack_api`),
 records every call, and runs every message and modal it receives through the Block Kit limits
 checker: `violations` must stay empty.
 """
@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.dev.slack_api import read_params
-from bot.dev.workspace import SlackError
+from bot.entrypoints.dev.slack_api import read_params
+from bot.entrypoints.dev.workspace import SlackError
 from bot.slack.limits import Violation, check_message, check_view
 
 BOT_TOKEN = "xoxb-test-token"

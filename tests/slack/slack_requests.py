@@ -1,5 +1,5 @@
 """Requests to the bot, built from Bolt's own test payloads and signed exactly as Slack signs them
-(by `bot.dev.signing`, the signer `passbot dev` uses)."""
+(by `bot.entrypoints.dev.signing`, the signer `passbot dev` uses)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
-from bot.dev import signing
+from bot.entrypoints.dev import signing
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"

@@ -17,9 +17,9 @@ from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.models import Source
 from bot.domain.status import RunStatus
+from bot.entrypoints.worker import build_worker, drain
 from bot.services.ports import JobKind
 from bot.services.runs import RunService
-from bot.worker import build_worker, drain
 from tests.helpers import PRDS, REPO_ROOT, RedisProcess, clean_env, free_port
 from tests.scale.procs import policy_dir
 from tests.slack import slack_requests as sr

@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.adapters.redis_store import RedisRunStore
-from bot.dev.signing import sign
 from bot.domain.status import RunStatus
+from bot.entrypoints.dev.signing import sign
 from bot.policies import Policies, SourcePolicy
 from bot.slack.actions import ShortcutId
 from tests.helpers import PRDS, REPO_ROOT, free_port
@@ -254,7 +254,7 @@ async def test_a_template_prd_is_blocked_with_the_reason_on_the_card(harness: Ha
 async def test_healthz_is_200_with_redis_and_503_without(harness: Harness) -> None:
     from aiohttp.test_utils import TestServer
 
-    from bot.web.app import create_web_app
+    from bot.entrypoints.web.app import create_web_app
 
     async with harness.http.get(str(harness.bot.make_url("/healthz"))) as response:
         assert response.status == 200 and (await response.json())["redis"] == "up"

@@ -10,10 +10,10 @@ from aiohttp.test_utils import TestServer
 from bot.adapters.api_tokens import ApiTokenStore, parse_scopes
 from bot.domain.models import Source
 from bot.domain.status import RunStatus
+from bot.entrypoints.web.intake import IntakeDeps, build_intake_app
 from bot.policies import ApprovalPolicy, ApprovalRule, Policies
 from bot.services.ports import JobKind
 from bot.slack.actions import REJECT_REASON_BLOCK, REJECT_REASON_INPUT, SELECT_INPUT, ActionId, ViewId
-from bot.web.intake import IntakeDeps, build_intake_app
 from tests.helpers import PRDS
 from tests.slack.conftest import APPROVER, CHANNEL, REQUESTER, Harness, HarnessFactory, card_text, has_buttons
 

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestServer
 from bot.adapters.api_tokens import ApiTokenStore, parse_scopes
 from bot.adapters.redis_store import RedisRunStore
 from bot.domain.signatures import sign_github, sign_pass
+from bot.entrypoints.web.intake import IntakeDeps, build_intake_app
 from bot.errors import BadInput
 from bot.services.runs import RunService
-from bot.web.intake import IntakeDeps, build_intake_app
 from tests.helpers import PRDS
 
 SECRET = "webhook-secret-for-tests"

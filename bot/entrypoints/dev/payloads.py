@@ -12,7 +12,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.dev.identities import APP_ID, BOT_ID, BOT_USER, CHANNEL_NAME, TEAM_DOMAIN, TEAM_ID, DevUser
+from bot.entrypoints.dev.identities import APP_ID, BOT_ID, BOT_USER, CHANNEL_NAME, TEAM_DOMAIN, TEAM_ID, DevUser
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

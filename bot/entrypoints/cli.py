@@ -309,7 +309,7 @@ async def cmd_stats(c: Container, args: argparse.Namespace) -> int:
 
 
 async def cmd_serve(c: Container, args: argparse.Namespace) -> int:
-    from bot.web.server import serve
+    from bot.entrypoints.web.server import serve
 
     port = args.port or c.settings.http_port
     try:
@@ -322,15 +322,15 @@ async def cmd_serve(c: Container, args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(c: Container, args: argparse.Namespace) -> int:
-    from bot.worker import work
+    from bot.entrypoints.worker import work
 
     await work(c, concurrency=args.concurrency)
     return EXIT_OK
 
 
 async def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
-    """Builds its own container: its own Redis, Slack token and signing secret (bot/dev/runner.py)."""
-    from bot.dev.runner import run_dev
+    """Builds its own container: its own Redis, Slack token and signing secret (bot/entrypoints/dev/runner.py)."""
+    from bot.entrypoints.dev.runner import run_dev
 
     await run_dev(settings, port=args.port, approvals=args.approvals, announce=lambda line: print(line, flush=True))
     return EXIT_OK
@@ -339,7 +339,15 @@ async def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 1 when a required part is missing: Redis and the policies always, the parts named by
     --require, and those the settings show are meant to be used (e.g. Slack half set up)."""
-    from bot.doctor import PARTS, intended_parts, missing_required, render, run_checks, to_json, with_required
+    from bot.entrypoints.doctor import (
+        PARTS,
+        intended_parts,
+        missing_required,
+        render,
+        run_checks,
+        to_json,
+        with_required,
+    )
 
     asked = {p.strip() for p in (args.require or "").split(",") if p.strip()}
     unknown = sorted(asked - PARTS.keys())

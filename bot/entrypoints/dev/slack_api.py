@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.dev.identities import BOT_ID, BOT_NAME, BOT_USER, TEAM_DOMAIN, TEAM_ID
-from bot.dev.workspace import Message, SharedFile, SlackError, Workspace
+from bot.entrypoints.dev.identities import BOT_ID, BOT_NAME, BOT_USER, TEAM_DOMAIN, TEAM_ID
+from bot.entrypoints.dev.workspace import Message, SharedFile, SlackError, Workspace
 
 Params = dict[str, Any]
 Handler = Callable[[Params], dict[str, Any]]

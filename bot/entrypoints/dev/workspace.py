@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.dev.identities import (
+from bot.entrypoints.dev.identities import (
     APP_ID,
     BOT_ID,
     BOT_NAME,

@@ -30,11 +30,14 @@ from pydantic import SecretStr
 from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_server import EmbeddedRedis
 from bot.bootstrap import Container, build, build_command_policy
-from bot.dev.bot_link import BotLink
-from bot.dev.loopback import loopback_only
-from bot.dev.page import Page, describe_policy
-from bot.dev.slack_api import SlackApi
-from bot.dev.workspace import Workspace
+from bot.entrypoints.dev.bot_link import BotLink
+from bot.entrypoints.dev.loopback import loopback_only
+from bot.entrypoints.dev.page import Page, describe_policy
+from bot.entrypoints.dev.slack_api import SlackApi
+from bot.entrypoints.dev.workspace import Workspace
+from bot.entrypoints.web.app import SLACK_EVENTS_PATH, create_web_app
+from bot.entrypoints.web.server import intake_deps
+from bot.entrypoints.worker import build_worker
 from bot.errors import ConfigError
 from bot.logging import get_logger
 from bot.policies import Policies, load_policies
@@ -44,9 +47,6 @@ from bot.slack.actions import ShortcutId
 from bot.slack.app import build_slack_app
 from bot.slack.client import web_client
 from bot.slack.verify_reporter import SlackVerifyReporter
-from bot.web.app import SLACK_EVENTS_PATH, create_web_app
-from bot.web.server import intake_deps
-from bot.worker import build_worker
 
 log = get_logger(__name__)
 
@@ -61,7 +61,8 @@ def dev_policies(settings: Settings, approvals: Approvals) -> tuple[Policies, st
     if approvals == "policy":
         return policies, str(settings.policy_dir / "approvals.yml")
     dev = load_policies(DEV_POLICY_DIR).approvals
-    return policies.model_copy(update={"approvals": dev}), "passbot dev's own (bot/dev/policies/approvals.yml)"
+    own = "passbot dev's own (bot/entrypoints/dev/policies/approvals.yml)"
+    return policies.model_copy(update={"approvals": dev}), own
 
 
 def dev_settings(settings: Settings, *, api_url: str, bot_token: str, signing_secret: str) -> Settings:

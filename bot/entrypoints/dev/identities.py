@@ -33,6 +33,6 @@ ALICE = DevUser("U0ALICE", "alice", "requester")
 BOB = DevUser("U0BOB", "bob", "approver")
 MALLORY = DevUser("U0MALLORY", "mallory", "not an approver")
 USERS = (ALICE, BOB, MALLORY)
-# bot/dev/policies/approvals.yml lets this group approve.
+# bot/entrypoints/dev/policies/approvals.yml lets this group approve.
 APPROVERS = UserGroup("S0APPROVERS", "approvers", (ALICE.id, BOB.id))
 GROUPS = (APPROVERS,)

@@ -18,12 +18,12 @@ from bot.adapters.api_tokens import ApiTokenStore
 from bot.adapters.github_files import GitHubFileFetcher
 from bot.adapters.queue import SaqJobQueue
 from bot.bootstrap import Container
+from bot.entrypoints.web.app import create_web_app
+from bot.entrypoints.web.intake import IntakeDeps
+from bot.entrypoints.web.metrics import metrics_handler
 from bot.logging import get_logger
 from bot.slack.app import build_slack_app
 from bot.slack.client import build_web_client
-from bot.web.app import create_web_app
-from bot.web.intake import IntakeDeps
-from bot.web.metrics import metrics_handler
 
 log = get_logger(__name__)
 

@@ -2,7 +2,7 @@
 
     POST /slack/events   slash commands, interactivity and events (signature checked first, then Bolt)
     GET  /healthz        200 when Redis answers, 503 otherwise
-    + the intake routes (bot/web/intake.py: /hooks/prd, /hooks/github, /api/runs) when given
+    + the intake routes (bot/entrypoints/web/intake.py: /hooks/prd, /hooks/github, /api/runs) when given
 
 More routes (metrics …) are added with `app.add_routes(...)` on the returned app.
 """
@@ -18,8 +18,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.entrypoints.web.intake import MAX_BODY_BYTES, IntakeDeps, build_intake_routes, intake_errors
 from bot.slack.request_body import parse_slack_body
-from bot.web.intake import MAX_BODY_BYTES, IntakeDeps, build_intake_routes, intake_errors
 
 SLACK_EVENTS_PATH = "/slack/events"
 

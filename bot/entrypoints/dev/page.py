@@ -21,8 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.dev.bot_link import BotLink
-from bot.dev.workspace import SlackError, Workspace
+from bot.entrypoints.dev.bot_link import BotLink
+from bot.entrypoints.dev.workspace import SlackError, Workspace
 from bot.policies import ApprovalPolicy, ApprovalRule
 
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
@@ -33,7 +33,7 @@ Action = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def load_static() -> dict[str, bytes]:
-    folder = resources.files("bot.dev") / "static"
+    folder = resources.files("bot.entrypoints.dev") / "static"
     return {name: (folder / name).read_bytes() for name in STATIC}
 
 

@@ -2,7 +2,7 @@
 as Slack applies it.
 
 Every request goes to the bot's request URL (POST /slack/events) signed with the signing secret
-(bot/dev/signing.py), so Bolt verifies it exactly as it verifies Slack. Slack waits three seconds
+(bot/entrypoints/dev/signing.py), so Bolt verifies it exactly as it verifies Slack. Slack waits three seconds
 for the acknowledgement; so does this, and a late or failed one is shown to the person the way
 Slack shows it ("/pass failed with the error "operation_timeout"").
 """
@@ -16,11 +16,11 @@ from typing import Any
 
 import aiohttp
 
-from bot.dev import payloads
-from bot.dev.identities import BOT_NAME, BOT_USER
-from bot.dev.signing import signed_headers
-from bot.dev.slack_api import apply_response
-from bot.dev.workspace import Message, Modal, ResponseTarget, SlackError, Workspace
+from bot.entrypoints.dev import payloads
+from bot.entrypoints.dev.identities import BOT_NAME, BOT_USER
+from bot.entrypoints.dev.signing import signed_headers
+from bot.entrypoints.dev.slack_api import apply_response
+from bot.entrypoints.dev.workspace import Message, Modal, ResponseTarget, SlackError, Workspace
 from bot.logging import get_logger
 
 log = get_logger(__name__)
