@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from bot.adapters.approval_key import load_approval_key
 from bot.adapters.github_files import GitHubFileFetcher
 from bot.adapters.github_tracker import GitHubTracker
-from bot.adapters.openai_client import OpenAILlmClient
 from bot.adapters.redis_cards import RedisCardStore
 from bot.adapters.redis_deliveries import RedisDeliveryClaims
 from bot.adapters.redis_server import RedisHandle, connect
@@ -36,6 +35,8 @@ from bot.settings import Settings
 if TYPE_CHECKING:  # the Slack SDK and Bolt load only in the processes that talk to Slack
     from slack_sdk.web.async_client import AsyncWebClient
 
+    # The openai package alone takes ~0.5 s to import: only a process with OPENAI_API_KEY loads it.
+    from bot.adapters.openai_client import OpenAILlmClient
     from bot.slack.cards import CardStore
     from bot.slack.middleware import DeliveryClaims
     from bot.slack.prd_sources import PrdFetcher
@@ -112,6 +113,8 @@ def build_planner(
     record = audit_recorder(store)
     if not settings.llm_configured:
         return SandboxedPlanner(policy=policy, record=record, planner="heuristic", name="heuristic"), None
+    from bot.adapters.openai_client import OpenAILlmClient
+
     costs = load_cost_policy(settings.policy_dir / "costs.yml")
     llm = OpenAILlmClient.from_settings(settings)
     metered = MeteredLlm(llm, settings.model, costs, ledger=RedisSpendLedger(redis.client))
