@@ -30,6 +30,7 @@ from bot.adapters.queue import SaqJobQueue
 from bot.adapters.redis_server import connect
 from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container
+from bot.entrypoints.startup import settle
 from bot.entrypoints.web.app import create_web_app, slack_events_handler
 from bot.logging import configure_logging
 from bot.planner.heuristic import HeuristicPlanner
@@ -154,6 +155,7 @@ async def main(n: int) -> None:
         bare_app.router.add_post("/slack/events", slack_events_handler(bare, sr.SIGNING_SECRET))
         bare_runner, bare_url = await serve(bare_app)
 
+        settle()  # as `passbot serve` does once it is built (bot/entrypoints/startup.py)
         # Warm up both (Bolt's one auth.test call, connection set-up).
         await fire(bare_url, 2, fake)
         await fire(pass_url, 2, fake)

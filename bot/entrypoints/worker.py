@@ -35,6 +35,7 @@ from bot.adapters.queue import QuietWhileRedisIsAway, SaqJobQueue
 from bot.adapters.redis_store import RedisRunStore
 from bot.bootstrap import Container, build_command_policy
 from bot.domain.status import RunStatus
+from bot.entrypoints.startup import settle
 from bot.errors import BadInput, ConfigError, PassError, RunNotFound, StoreUnavailable, SyncDeferred, TransitionConflict
 from bot.logging import get_logger
 from bot.policies import Limits
@@ -372,6 +373,7 @@ async def work(container: Container, *, concurrency: int = 4) -> None:
     scanning.append(asyncio.create_task(container.redis.keep_alive(stop)))
     log.info("worker.recovery", lease_ttl_s=limits.worker_lease_ttl_s, scan_s=limits.recovery_scan_interval_s)
     try:
+        settle()
         await run_worker(worker)
     finally:
         stop.set()

@@ -18,6 +18,7 @@ from bot.adapters.api_tokens import ApiTokenStore
 from bot.adapters.github_files import GitHubFileFetcher
 from bot.adapters.queue import SaqJobQueue
 from bot.bootstrap import Container
+from bot.entrypoints.startup import settle
 from bot.entrypoints.web.app import create_web_app
 from bot.entrypoints.web.intake import IntakeDeps
 from bot.entrypoints.web.metrics import metrics_handler
@@ -64,6 +65,7 @@ async def serve(container: Container, *, host: str = "0.0.0.0", port: int | None
     web_app.router.add_get("/metrics", metrics_handler(container.store, queue.pending))
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
+    settle()
     await web.TCPSite(runner, host, port).start()
     socket_handler = None
     if slack is not None and app_token:
