@@ -51,11 +51,29 @@ def approved_hash(event: AuditEvent) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def approval_seal(key: bytes, *, run_id: str, user: str, plan_hash: str, operator: bool, groups: Sequence[str]) -> str:
+def approval_seal(
+    key: bytes,
+    *,
+    run_id: str,
+    user: str,
+    plan_hash: str,
+    operator: bool,
+    groups: Sequence[str],
+    on_earlier: str | None = None,
+) -> str:
     """An HMAC over what an approval says, with a key kept outside Redis: an event written by
-    anything that only reached Redis (even one chained correctly) carries no valid seal."""
-    message = json.dumps([run_id, user, plan_hash, operator, sorted(groups)], separators=(",", ":"))
+    anything that only reached Redis (even one chained correctly) carries no valid seal.
+    `on_earlier` is the approver's choice for a PRD synced before (skip, or rewrite those issues)."""
+    fields: list[object] = [run_id, user, plan_hash, operator, sorted(groups)]
+    if on_earlier is not None:
+        fields.append(on_earlier)
+    message = json.dumps(fields, separators=(",", ":"))
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _choice(event: AuditEvent) -> str | None:
+    choice = event.detail.get("on_earlier")
+    return choice if isinstance(choice, str) else None
 
 
 def _sealed(event: AuditEvent, key: bytes, plan_hash: str) -> bool:
@@ -67,6 +85,7 @@ def _sealed(event: AuditEvent, key: bytes, plan_hash: str) -> bool:
         plan_hash=plan_hash,
         operator=event.detail.get("operator") is True,
         groups=[str(g) for g in groups] if isinstance(groups, list) else [],
+        on_earlier=_choice(event),
     )
     seal = event.detail.get("seal")
     return isinstance(seal, str) and hmac.compare_digest(seal, expected)
@@ -80,6 +99,7 @@ def approval_evidence(
     if run.plan.content_hash() != run.plan_hash:
         return Evidence(False, "the plan's content does not match its hash: it was changed outside PASS")
     valid: list[str] = []
+    update_chosen = False
     operator_approved = False
     recorded_users: set[str] = set()
     unsealed: set[str] = set()
@@ -98,6 +118,7 @@ def approval_evidence(
         if event.detail.get("operator") is True:
             if run.source is Source.CLI:
                 operator_approved = True
+                update_chosen |= _choice(event) == "update"
                 valid.append(user)
             continue
         if user == run.requester and not rule.allow_requester:
@@ -107,6 +128,7 @@ def approval_evidence(
         groups = event.detail.get("approver_groups")
         by_group = isinstance(groups, list) and bool(set(map(str, groups)) & rule.allow_groups)
         if "*" in rule.allow_users or user in rule.allow_users or by_group:
+            update_chosen |= _choice(event) == "update"
             valid.append(user)
     unbacked = sorted(
         {a.user for a in run.approvals if a.decision == "approve" and a.plan_hash == run.plan_hash} - recorded_users
@@ -125,6 +147,9 @@ def approval_evidence(
                 "click and this worker"
             )
         return Evidence(False, why, people)
+    if run.on_earlier == "update" and not update_chosen:
+        # Rewriting the issues of an earlier sync writes to GitHub; skipping writes nothing.
+        return Evidence(False, "the run is set to rewrite an earlier sync's issues, but no approval event chose that")
     return Evidence(True, approvers=people)
 
 

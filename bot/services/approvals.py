@@ -140,6 +140,11 @@ class Approvals:
             "approver_groups": sorted(user_groups & set(rule.allow_groups)),
         }
         approved = narrowed.content_hash() if narrowed is not None else (run.plan_hash or "")
+        # The choice for a PRD synced before is sealed with the approval: the sync rewrites earlier
+        # issues only when an approval chose it (bot/domain/approval_evidence.py).
+        choice = on_earlier if on_earlier is not None else (run.on_earlier if run.earlier_sync is not None else None)
+        if choice is not None:
+            detail["on_earlier"] = choice
         if self._seal_key is not None:
             detail["seal"] = approval_seal(
                 self._seal_key,
@@ -148,9 +153,8 @@ class Approvals:
                 plan_hash=approved,
                 operator=operator,
                 groups=sorted(user_groups & set(rule.allow_groups)),
+                on_earlier=choice,
             )
-        if run.earlier_sync is not None:
-            detail["on_earlier"] = on_earlier or run.on_earlier
         if narrowed is not None and run.plan is not None:
             kept = {i.key for i in narrowed.items}
             detail["selected"] = sorted(kept)

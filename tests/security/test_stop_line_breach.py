@@ -169,3 +169,34 @@ async def test_an_approval_event_chained_with_pass_own_store_code_but_not_sealed
     real = await runs.execute(real.run_id)
     assert (await stop_line(runs).approve(real.run_id, user="UBOB", via="slack", plan_hash=real.plan_hash)).now_approved
     assert (await runs.sync(real.run_id)).status is RunStatus.SYNCED
+
+
+async def test_rewriting_an_earlier_syncs_issues_needs_an_approval_that_chose_it(
+    tmp_path: Path, own_client: aioredis.Redis
+) -> None:
+    """Skipping a PRD synced before writes nothing; rewriting its issues writes to GitHub. Flipping
+    the run's choice from skip to update in Redis after a real approval is refused at sync."""
+    store = RedisRunStore(own_client)
+    runs = RunService(
+        store, HeuristicPlanner(), DryRunSyncer(tmp_path / "runs", reason="test"), Policies(), approval_key=b"k" * 32
+    )
+    run, _ = await runs.submit(TINY, source=Source.SLACK, requester="UALICE", channel="C1")
+    run = await runs.execute(run.run_id)
+    outcome = await stop_line(runs).approve(run.run_id, user="UBOB", via="slack", plan_hash=run.plan_hash)
+    assert outcome.now_approved
+    raw = await own_client.get(run_key(run.run_id))
+    flipped = Run.model_validate_json(raw or "").model_copy(update={"on_earlier": "update"})
+    await own_client.set(run_key(run.run_id), flipped.model_dump_json())
+    refused = await runs.sync(run.run_id)
+    assert refused.status is RunStatus.FAILED
+    assert refused.failure is not None and "no approval event chose that" in refused.failure.diagnosis
+
+    chosen, _ = await runs.submit(TINY, source=Source.SLACK, requester="UALICE", channel="C1")
+    chosen = await runs.execute(chosen.run_id)
+    approvals = stop_line(runs)
+    assert (
+        await approvals.approve(
+            chosen.run_id, user="UBOB", via="slack", plan_hash=chosen.plan_hash, on_earlier="update"
+        )
+    ).now_approved
+    assert (await runs.sync(chosen.run_id)).status is RunStatus.SYNCED
