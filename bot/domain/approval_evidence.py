@@ -21,20 +21,11 @@ from dataclasses import dataclass
 from bot.domain.audit import AuditEvent, chain_hash
 from bot.domain.models import Actor, Run, Source
 from bot.domain.status import RunStatus
+from bot.policies import ApprovalRule, may_approve, on_behalf_decision
 
 APPROVAL_ACTION = "approval.recorded"
 # States whose existence implies an approval was given.
 APPROVED_STATES = frozenset({RunStatus.APPROVED, RunStatus.SYNCING, RunStatus.SYNCED})
-
-
-@dataclass(frozen=True)
-class ApprovalRuleView:
-    """The parts of an approval rule this check needs (kept apart from the policy loader)."""
-
-    allow_users: frozenset[str]
-    allow_groups: frozenset[str]
-    allow_requester: bool
-    needed: int
 
 
 @dataclass(frozen=True)
@@ -92,8 +83,10 @@ def _sealed(event: AuditEvent, key: bytes, plan_hash: str) -> bool:
 
 
 def approval_evidence(
-    run: Run, events: Iterable[AuditEvent], rule: ApprovalRuleView, *, seal_key: bytes | None = None
+    run: Run, events: Iterable[AuditEvent], rule: ApprovalRule, *, needed: int, seal_key: bytes | None = None
 ) -> Evidence:
+    """Who may approve is the policy's own decision (`may_approve`, `on_behalf_decision`), asked
+    again of each recorded approval with the groups sealed into its event."""
     if run.plan is None or not run.plan_hash:
         return Evidence(False, "the run has no plan to publish")
     if run.plan.content_hash() != run.plan_hash:
@@ -121,13 +114,9 @@ def approval_evidence(
                 update_chosen |= _choice(event) == "update"
                 valid.append(user)
             continue
-        if user == run.requester and not rule.allow_requester:
-            continue
-        if run.on_behalf_of and user == run.on_behalf_of:
-            continue  # the person an API caller named never approves the caller's run
         groups = event.detail.get("approver_groups")
-        by_group = isinstance(groups, list) and bool(set(map(str, groups)) & rule.allow_groups)
-        if "*" in rule.allow_users or user in rule.allow_users or by_group:
+        sealed_groups = frozenset(map(str, groups)) if isinstance(groups, list) else frozenset()
+        if may_approve(rule, run, user, sealed_groups).allowed and on_behalf_decision(run, user).allowed:
             update_chosen |= _choice(event) == "update"
             valid.append(user)
     unbacked = sorted(
@@ -136,7 +125,7 @@ def approval_evidence(
     if unbacked:
         return Evidence(False, f"approval(s) by {', '.join(unbacked)} are in the run's state but not in the audit log")
     people = tuple(dict.fromkeys(valid))
-    needed = 1 if operator_approved else rule.needed
+    needed = 1 if operator_approved else needed
     if len(people) < needed:
         have = f"{len(people)} approval event(s)" if people else "no approval event"
         why = f"{have} for this plan by an allowed approver; the policy needs {needed}"

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.domain.approval_evidence import ApprovalRuleView, approval_evidence
+from bot.domain.approval_evidence import approval_evidence
 from bot.domain.cost import cap_reached_requirement
 from bot.domain.diagnosis import diagnose, exc_diagnosis
 from bot.domain.earlier_sync import skipped_sync
@@ -452,14 +452,8 @@ class RunService:
     async def _unbacked_approval(self, run: Run) -> str | None:
         """Why the audit log does not back this run's approval, or None when it does."""
         rule = self.policies.approvals.rule_for(run)
-        view = ApprovalRuleView(
-            allow_users=frozenset(rule.allow_users),
-            allow_groups=frozenset(rule.allow_groups),
-            allow_requester=rule.allow_requester,
-            needed=approvals_needed(rule, run),
-        )
         events = await self.store.run_events(run.run_id)
-        evidence = approval_evidence(run, events, view, seal_key=self.approval_key)
+        evidence = approval_evidence(run, events, rule, needed=approvals_needed(rule, run), seal_key=self.approval_key)
         return None if evidence.backed else evidence.why
 
     async def _refuse_unbacked(self, run: Run, why: str) -> Run:
