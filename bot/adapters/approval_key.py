@@ -7,10 +7,7 @@ Redis, a file made once under PASS_DATA_DIR, which no sandbox sees.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-
+from bot.adapters.secret_file import read_or_create_secret
 from bot.settings import Settings
 
 KEY_FILE = "approval.key"
@@ -21,12 +18,4 @@ def load_approval_key(settings: Settings) -> bytes | None:
         return settings.approval_key.get_secret_value().encode()
     if settings.redis_url:
         return None  # processes on other hosts would each make a different file
-    path = settings.data_dir / KEY_FILE
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+    return read_or_create_secret(settings.data_dir / KEY_FILE).encode()

@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import secrets
 import socket
 import subprocess
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import structlog
 
+from bot.adapters.secret_file import read_or_create_secret
 from bot.errors import ConfigError, StoreUnavailable
 
 log = structlog.get_logger(__name__)
@@ -58,6 +58,7 @@ class EmbeddedRedis:
     data_dir: Path
     socket_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _password: str | None = field(default=None, repr=False)
 
     @classmethod
     def for_dir(cls, data_dir: Path) -> EmbeddedRedis:
@@ -68,15 +69,11 @@ class EmbeddedRedis:
         return cls(data_dir=data_dir, socket_path=path)
 
     def password(self) -> str:
-        """The server's password, made once per data dir and kept in a file only this uid reads."""
-        path = self.data_dir / PASSWORD_FILE
-        with contextlib.suppress(FileNotFoundError):
-            return path.read_text(encoding="ascii").strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_urlsafe(32))
-        return path.read_text(encoding="ascii").strip()
+        """The server's password, made once per data dir (read once per process: the health
+        probe asks for it every second)."""
+        if self._password is None:
+            self._password = read_or_create_secret(self.data_dir / PASSWORD_FILE)
+        return self._password
 
     def _ask(self, *command: str, timeout_s: float = 1) -> bytes:
         """AUTH, then one command, over a raw socket; the reply to the command ("" if the server left)."""

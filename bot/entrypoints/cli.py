@@ -358,6 +358,9 @@ async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_ERROR if missing_required(checks) else EXIT_OK
 
 
+UPDATE_HELP = "when this PRD was already synced to the repo, rewrite those issues (default: skip, write nothing)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="passbot", description="PASS: plan, verify and stage work from a PRD; ship only after a human approves."
@@ -374,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--update",
         action="store_true",
-        help="when this PRD was already synced to the repo, rewrite those issues (default: skip, write nothing)",
+        help=UPDATE_HELP,
     )
 
     approve = sub.add_parser("approve", help="approve a staged CLI run and sync it")
@@ -383,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument(
         "--update",
         action="store_true",
-        help="when this PRD was already synced to the repo, rewrite those issues (default: skip, write nothing)",
+        help=UPDATE_HELP,
     )
 
     reject = sub.add_parser("reject", help="reject a staged run")
