@@ -122,7 +122,7 @@ class EmbeddedRedis:
         """Start a server unless one already answers on this data dir's socket.
 
         Under a lock on the data dir: two processes finding the server gone at once start one."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the AOF holds every run
         with _locked(self.data_dir / "redis.lock"):
             if self.unprotected():
                 self._stop_unprotected(timeout_s)

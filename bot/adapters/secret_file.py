@@ -13,7 +13,7 @@ def read_or_create_secret(path: Path) -> str:
     starting at once both end up with the one that reached the disk first."""
     with contextlib.suppress(FileNotFoundError):
         return path.read_text(encoding="ascii").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with contextlib.suppress(FileExistsError):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as out:
